@@ -1,6 +1,6 @@
 module github.com/edgews/edgews
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/fasthttp/websocket v1.5.12

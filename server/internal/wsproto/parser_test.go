@@ -169,7 +169,7 @@ func TestClosePayload(t *testing.T) {
 		{[]byte{3}, 0, CloseProtocolError},
 		{ClosePayload(1000, "ok"), 1000, 0},
 		{ClosePayload(4999, ""), 4999, 0},
-		{ClosePayload(1005, ""), CloseNoStatus, 0}, // 1005 yields an empty payload
+		{ClosePayload(1005, ""), CloseNoStatus, 0},         // 1005 yields an empty payload
 		{[]byte{0x03, 0xed}, 0, CloseProtocolError},        // 1005 on the wire
 		{[]byte{0x03, 0xee}, 0, CloseProtocolError},        // 1006
 		{[]byte{0x03, 0xe7}, 0, CloseProtocolError},        // 999
