@@ -3,9 +3,9 @@
 //
 // Grammar (the whole expression is one of):
 //
-//   - every path
-//     /exact/path     exactly this path ("/a" and "/a/" are different paths)
-//     /prefix/*       the path "/prefix", "/prefix/" and everything below "/prefix/"
+//	"*"             every path
+//	"/exact/path"   exactly this path ("/a" and "/a/" are different paths)
+//	"/prefix/*"     the path "/prefix", "/prefix/" and everything below "/prefix/"
 //
 // A filter starts with "/" (or is exactly "*"), is at most MaxLen bytes, and
 // holds no whitespace, control characters, "?", "#", empty segments ("//") or
