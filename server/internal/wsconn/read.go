@@ -1,0 +1,207 @@
+package wsconn
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/edgews/edgews/server/internal/wsproto"
+)
+
+// readsPerRound bounds the reads of one OnReadable call, so one busy
+// connection cannot hold a worker forever.
+const readsPerRound = 16
+
+// errStop ends a Feed without a protocol error: the peer's close arrived.
+var errStop = errors.New("wsconn: stop reading")
+
+// OnReadable implements netpoll.Handler.
+func (c *Conn) OnReadable(buf []byte) bool {
+	if c.finished {
+		return false
+	}
+	for range readsPerRound {
+		if c.dead.Load() {
+			c.finish()
+			return false
+		}
+		n, err := unix.Read(c.fd, buf)
+		if n > 0 {
+			c.consume(buf[:n])
+			continue
+		}
+		switch {
+		case err == unix.EAGAIN:
+			if c.dead.Load() {
+				c.finish()
+			}
+			return false
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			c.abort(wsproto.CloseAbnormal, "", "read_error")
+			c.finish()
+			return false
+		default: // n == 0: EOF
+			c.eof()
+			return false
+		}
+	}
+	return true
+}
+
+// readLoop reads with a goroutine (TLS, or no poller).
+func (c *Conn) readLoop() {
+	buf := make([]byte, 4096)
+	for {
+		if c.dead.Load() {
+			c.finish()
+			return
+		}
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.consume(buf[:n])
+		}
+		if err != nil {
+			switch {
+			case c.dead.Load():
+				c.finish()
+			case errors.Is(err, io.EOF):
+				c.eof()
+			default:
+				c.abort(wsproto.CloseAbnormal, "", "read_error")
+				c.finish()
+			}
+			return
+		}
+	}
+}
+
+// eof handles the peer's end of stream.
+func (c *Conn) eof() {
+	c.mu.Lock()
+	if c.cause == "" {
+		c.code, c.cause = wsproto.CloseAbnormal, "eof"
+	}
+	c.mu.Unlock()
+	c.finish()
+}
+
+// consume feeds bytes to the parser (read path only).
+func (c *Conn) consume(data []byte) {
+	now := time.Now().UnixNano()
+	c.lastRead.Store(now)
+	if st := c.cfg.Stats; st != nil {
+		st.BytesIn.Add(uint64(len(data)))
+	}
+	if c.drain {
+		return
+	}
+	err := c.parser.Feed(data, (*sink)(c))
+	if err != nil {
+		var ce *wsproto.CloseError
+		switch {
+		case errors.As(err, &ce):
+			if st := c.cfg.Stats; st != nil {
+				st.ProtocolErrors.Add(1)
+			}
+			c.drain = true
+			c.closeWith(ce.Code, ce.Reason, "protocol_error")
+		default: // errStop
+			c.drain = true
+		}
+		c.partialSince.Store(0)
+		return
+	}
+	if c.parser.InProgress() {
+		if c.partialSince.Load() == 0 {
+			c.partialSince.Store(now)
+		}
+	} else if c.partialSince.Load() != 0 {
+		c.partialSince.Store(0)
+	}
+}
+
+// inflatePool holds buffers for decompressed messages.
+var inflatePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// sink adapts a Conn to wsproto.Sink without exporting the methods.
+type sink Conn
+
+func (s *sink) Message(op byte, payload []byte, compressed bool) error {
+	c := (*Conn)(s)
+	if c.closing() {
+		return nil // our close is on its way: input is no longer delivered
+	}
+	st := c.cfg.Stats
+	if compressed {
+		bp := inflatePool.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= 1<<20 {
+				inflatePool.Put(bp)
+			}
+		}()
+		out, err := c.inflater.Inflate((*bp)[:0], payload, c.cfg.Parser.MaxMessage)
+		*bp = out[:0]
+		if errors.Is(err, wsproto.ErrTooBig) {
+			return &wsproto.CloseError{Code: wsproto.CloseTooBig, Reason: "message too big after decompression"}
+		}
+		if err != nil {
+			return err
+		}
+		if op == wsproto.OpText && !utf8.Valid(out) {
+			return &wsproto.CloseError{Code: wsproto.CloseInvalidPayload, Reason: "text message is not valid UTF-8"}
+		}
+		if st != nil {
+			st.CompressedIn.Add(1)
+			st.Inflated.Add(uint64(len(out)))
+		}
+		payload = out
+	}
+	if st != nil {
+		st.MessagesIn.Add(1)
+	}
+	c.h.OnMessage(c, op, payload)
+	return nil
+}
+
+func (s *sink) Control(op byte, payload []byte) error {
+	c := (*Conn)(s)
+	switch op {
+	case wsproto.OpPing:
+		if !c.closing() {
+			_ = c.enqueue(wsproto.OpPong, payload, false)
+		}
+	case wsproto.OpClose:
+		code, reason, err := wsproto.ParseClosePayload(payload)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.closeRecv = true
+		ours := c.closeQueued
+		written := c.closeWritten
+		if c.cause == "" {
+			c.code, c.reason, c.cause = code, reason, "peer"
+		}
+		c.mu.Unlock()
+		switch {
+		case ours && written:
+			c.dead.Store(true) // handshake complete: finish on return
+		case ours:
+			// Our close is still queued; the writer finishes after it.
+		default:
+			reply := code
+			if reply == wsproto.CloseNoStatus {
+				reply = wsproto.CloseNormal
+			}
+			c.closeWith(reply, "", "peer")
+		}
+		return errStop
+	}
+	return nil
+}
