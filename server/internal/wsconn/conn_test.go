@@ -47,7 +47,7 @@ func (c *client) sendRaw(b []byte) {
 // read returns the next server frame, or an error (io.EOF when the server
 // closed TCP).
 func (c *client) read() (frame, error) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var h [2]byte
 	if _, err := io.ReadFull(c.br, h[:]); err != nil {
 		return frame{}, err
