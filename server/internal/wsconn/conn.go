@@ -84,7 +84,7 @@ type outFrame struct {
 type Conn struct {
 	nc  net.Conn
 	fd  int // -1 when read by a goroutine
-	reg *netpoll.Desc
+	reg atomic.Pointer[netpoll.Desc] // set by Serve; read by abort from any goroutine
 	cfg *Config
 	h   Handler
 
@@ -151,7 +151,7 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 			c.fd = fd
 			reg, err := p.Prepare(fd, c)
 			if err == nil {
-				c.reg = reg
+				c.reg.Store(reg)
 				if err = reg.Arm(); err == nil {
 					if c.dead.Load() {
 						reg.Trigger()
@@ -159,7 +159,8 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 					return
 				}
 			}
-			c.reg, c.fd = nil, -1
+			c.reg.Store(nil)
+			c.fd = -1
 		}
 	}
 	go c.readLoop()
@@ -194,8 +195,8 @@ func (c *Conn) abort(code uint16, reason, cause string) {
 		return
 	}
 	_ = c.nc.SetDeadline(time.Unix(1, 0))
-	if c.reg != nil {
-		c.reg.Trigger()
+	if reg := c.reg.Load(); reg != nil {
+		reg.Trigger()
 	}
 }
 
@@ -206,8 +207,8 @@ func (c *Conn) finish() {
 	}
 	c.finished = true
 	c.dead.Store(true)
-	if c.reg != nil {
-		c.reg.Remove()
+	if reg := c.reg.Load(); reg != nil {
+		reg.Remove()
 	}
 	_ = c.nc.Close()
 	c.mu.Lock()

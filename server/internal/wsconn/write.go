@@ -24,6 +24,11 @@ func (c *Conn) Close(code uint16, reason string) {
 	c.closeWith(code, reason, "server")
 }
 
+// CloseWith is Close with the cause reported to Handler.OnClose.
+func (c *Conn) CloseWith(code uint16, reason, cause string) {
+	c.closeWith(code, reason, cause)
+}
+
 // Abort drops the connection without a close handshake.
 func (c *Conn) Abort(cause string) {
 	c.abort(wsproto.CloseAbnormal, "", cause)

@@ -1,0 +1,306 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The admin API: JSON over HTTP on its own listener. Every error is one
+// JSON shape: {"error": "...", "status": N}.
+
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{fasthttp.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	switch path {
+	case "/healthz":
+		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+		return
+	case "/readyz":
+		switch {
+		case s.draining.Load():
+			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		default:
+			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+		}
+		return
+	}
+	if !s.authorized(ctx) {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="edgews admin"`)
+		s.log.Info("admin request refused", "reason", "missing or wrong bearer token", "path", path, "remote", ctx.RemoteAddr().String())
+		writeError(ctx, &apiError{fasthttp.StatusUnauthorized, "missing or wrong bearer token"})
+		return
+	}
+	if path == "/metrics" {
+		s.metrics.handler(ctx)
+		return
+	}
+	var err error
+	switch {
+	case path == "/api/v1/send":
+		err = s.method(ctx, "POST", s.apiSend)
+	case path == "/api/v1/exists":
+		err = s.method(ctx, "GET", s.apiExists)
+	case path == "/api/v1/stats":
+		err = s.method(ctx, "GET", s.apiStats)
+	case path == "/api/v1/sockets":
+		err = s.method(ctx, "GET", s.apiSockets)
+	case path == "/api/v1/cascade":
+		switch string(ctx.Method()) {
+		case "GET":
+			err = s.apiCascadeGet(ctx)
+		case "PUT":
+			err = s.apiCascadePut(ctx)
+		case "DELETE":
+			err = s.apiCascadeDelete(ctx)
+		default:
+			ctx.Response.Header.Set("Allow", "GET, PUT, DELETE")
+			err = &apiError{fasthttp.StatusMethodNotAllowed, "use GET, PUT or DELETE"}
+		}
+	case strings.HasPrefix(path, "/api/v1/sessions/"):
+		err = s.method(ctx, "DELETE", s.apiCloseSession)
+	default:
+		err = &apiError{fasthttp.StatusNotFound, "no such endpoint: " + path}
+	}
+	if err != nil {
+		writeError(ctx, err)
+	}
+}
+
+func (s *Server) method(ctx *fasthttp.RequestCtx, m string, h func(*fasthttp.RequestCtx) error) error {
+	if string(ctx.Method()) != m {
+		ctx.Response.Header.Set("Allow", m)
+		return &apiError{fasthttp.StatusMethodNotAllowed, "use " + m}
+	}
+	return h(ctx)
+}
+
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+	tok := *s.token.Load()
+	if tok == "" {
+		return true
+	}
+	got, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	return ok && subtle.ConstantTimeCompare(bytes.TrimSpace(got), []byte(tok)) == 1
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetStatusCode(status)
+	b, _ := json.Marshal(v)
+	ctx.SetBody(append(b, '\n'))
+}
+
+func writeError(ctx *fasthttp.RequestCtx, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, ErrInvalidTarget), errors.Is(err, ErrCascade):
+		ae = &apiError{fasthttp.StatusBadRequest, err.Error()}
+	default:
+		ae = &apiError{fasthttp.StatusInternalServerError, err.Error()}
+	}
+	writeJSON(ctx, ae.status, map[string]any{"error": ae.msg, "status": ae.status})
+}
+
+// decodeBody decodes a JSON body strictly: unknown fields are errors
+// naming the field.
+func decodeBody(ctx *fasthttp.RequestCtx, v any) error {
+	body := ctx.PostBody()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("invalid JSON body: more than one JSON value")
+	}
+	return nil
+}
+
+// scopeLocal reads ?scope=local|cluster (default cluster).
+func scopeLocal(ctx *fasthttp.RequestCtx) (bool, error) {
+	switch v := string(ctx.QueryArgs().Peek("scope")); v {
+	case "", "cluster":
+		return false, nil
+	case "local":
+		return true, nil
+	default:
+		return false, badRequest("scope %q is not one of local, cluster", v)
+	}
+}
+
+// SendRequest is the body of POST /api/v1/send.
+type SendRequest struct {
+	Context string `json:"context"`
+	User    string `json:"user"`
+	Path    string `json:"path,omitempty"`
+	// Message is a text message; MessageBase64 a binary one (exactly one).
+	Message       *string `json:"message,omitempty"`
+	MessageBase64 *string `json:"message_base64,omitempty"`
+	Local         bool    `json:"local,omitempty"`
+}
+
+func (s *Server) apiSend(ctx *fasthttp.RequestCtx) error {
+	var req SendRequest
+	if err := decodeBody(ctx, &req); err != nil {
+		return err
+	}
+	var m Message
+	switch {
+	case req.Message != nil && req.MessageBase64 != nil:
+		return badRequest("set message or message_base64, not both")
+	case req.Message != nil:
+		m = Message{Type: TextMessage, Data: []byte(*req.Message)}
+	case req.MessageBase64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*req.MessageBase64)
+		if err != nil {
+			return badRequest("message_base64: %v", err)
+		}
+		m = Message{Type: BinaryMessage, Data: b}
+	default:
+		return badRequest("message (text) or message_base64 (binary) is required")
+	}
+	if max := int(s.cfg.Load().Limits.MaxMessageSize); len(m.Data) > max {
+		return &apiError{fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("message of %d bytes is larger than limits.max_message_size (%d)", len(m.Data), max)}
+	}
+	res, err := s.Send(context.Background(), Target{Context: req.Context, User: req.User, Path: req.Path, Local: req.Local}, m)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusAccepted, res)
+	return nil
+}
+
+func targetFromQuery(ctx *fasthttp.RequestCtx) (Target, error) {
+	args := ctx.QueryArgs()
+	local, err := scopeLocal(ctx)
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{
+		Context: string(args.Peek("context")),
+		User:    string(args.Peek("user")),
+		Path:    string(args.Peek("path")),
+		Local:   local,
+	}, nil
+}
+
+func (s *Server) apiExists(ctx *fasthttp.RequestCtx) error {
+	t, err := targetFromQuery(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := s.Exists(context.Background(), t)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, res)
+	return nil
+}
+
+func (s *Server) apiSockets(ctx *fasthttp.RequestCtx) error {
+	t, err := targetFromQuery(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := s.Sockets(t)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"sockets": list})
+	return nil
+}
+
+func (s *Server) apiStats(ctx *fasthttp.RequestCtx) error {
+	local, err := scopeLocal(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := s.Stats(context.Background(), local)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, st)
+	return nil
+}
+
+func (s *Server) apiCloseSession(ctx *fasthttp.RequestCtx) error {
+	id, err := url.PathUnescape(strings.TrimPrefix(string(ctx.Path()), "/api/v1/sessions/"))
+	if err != nil || id == "" || strings.Contains(id, "/") {
+		return badRequest("expected /api/v1/sessions/{id}")
+	}
+	local, err := scopeLocal(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.CloseSession(context.Background(), id, local)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]int{"closed": n})
+	return nil
+}
+
+func (s *Server) apiCascadeGet(ctx *fasthttp.RequestCtx) error {
+	args := ctx.QueryArgs()
+	c, u := string(args.Peek("context")), string(args.Peek("user"))
+	if c == "" || u == "" {
+		return badRequest("context and user are required")
+	}
+	writeJSON(ctx, fasthttp.StatusOK, s.Cascade(c, u, splitComma(string(args.Peek("context_sets")))))
+	return nil
+}
+
+func (s *Server) apiCascadePut(ctx *fasthttp.RequestCtx) error {
+	var ch CascadeChange
+	if err := decodeBody(ctx, &ch); err != nil {
+		return err
+	}
+	if ch.Enabled == nil {
+		return badRequest("enabled (true or false) is required; use DELETE to clear an override")
+	}
+	n, err := s.SetCascade(ch)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]int{"closed": n})
+	return nil
+}
+
+func (s *Server) apiCascadeDelete(ctx *fasthttp.RequestCtx) error {
+	args := ctx.QueryArgs()
+	ch := CascadeChange{
+		Scope:      string(args.Peek("scope")),
+		ContextSet: string(args.Peek("context_set")),
+		Context:    string(args.Peek("context")),
+		User:       string(args.Peek("user")),
+	}
+	n, err := s.SetCascade(ch)
+	if err != nil {
+		return err
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]int{"closed": n})
+	return nil
+}

@@ -1,0 +1,304 @@
+package server
+
+import (
+	"time"
+)
+
+// Config is the whole server configuration. The zero value is not valid;
+// start from DefaultConfig (or DevConfig) and change what you need, then
+// Validate. Field comments are the configuration reference; the `reload`
+// tag says whether a change takes effect on reload (SIGHUP or the admin
+// API) without a restart.
+type Config struct {
+	// Listen is the address browsers connect to.
+	Listen string `yaml:"listen"`
+	// Dev turns on dev mode: the dev verifier, POST /dev/login and the demo
+	// page. Never use it in production.
+	Dev bool `yaml:"dev"`
+	// NodeName names this node in logs, stats and the cluster (default: the
+	// host name).
+	NodeName string `yaml:"node_name"`
+	// TLS serves wss:// directly when cert_file and key_file are set.
+	TLS TLSConfig `yaml:"tls"`
+	// Admin is the admin API listener.
+	Admin AdminConfig `yaml:"admin"`
+	// Log sets up logging.
+	Log LogConfig `yaml:"log" reload:"true"`
+	// Session chooses and configures the session verifier.
+	Session SessionConfig `yaml:"session" reload:"true"`
+	// Origins are the allowed Origin header values for every route that
+	// does not set its own. Empty allows only the request's own host; "*"
+	// allows any origin and must be set explicitly.
+	Origins []string `yaml:"origins" reload:"true"`
+	// Routes are the WebSocket routes.
+	Routes []RouteConfig `yaml:"routes" reload:"true"`
+	// Limits bound what each socket and client may use.
+	Limits LimitsConfig `yaml:"limits" reload:"true"`
+	// Cascade is the "enabled" switch at server, context-set, context and
+	// user scope.
+	Cascade CascadeConfig `yaml:"cascade" reload:"true"`
+	// Webhook posts connect/close/message events to a backend.
+	Webhook WebhookConfig `yaml:"webhook"`
+	// DrainTimeout is how long shutdown waits for sockets to close after
+	// sending them 1001.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// TLSConfig enables wss:// on Listen.
+type TLSConfig struct {
+	// CertFile and KeyFile are PEM files; both or neither. Reloaded on SIGHUP.
+	CertFile string `yaml:"cert_file" reload:"true"`
+	KeyFile  string `yaml:"key_file" reload:"true"`
+}
+
+// AdminConfig is the admin API listener.
+type AdminConfig struct {
+	// Listen is the admin API address; empty disables the admin API.
+	Listen string `yaml:"listen"`
+	// Token is the bearer token the admin API requires. Required when
+	// Listen is not a loopback address.
+	Token string `yaml:"token" reload:"true"`
+	// TokenFile reads the token from a file instead (first line).
+	TokenFile string `yaml:"token_file" reload:"true"`
+}
+
+// LogConfig sets up logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level" reload:"true"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// SessionConfig chooses the session verifier.
+type SessionConfig struct {
+	// Param is the URL parameter that carries the session id.
+	Param string `yaml:"param" reload:"true"`
+	// Verifier is dev, http or jwt ("dev" requires dev mode).
+	Verifier string `yaml:"verifier" reload:"true"`
+	// ReverifyInterval re-checks every open session this often and closes
+	// its sockets (4401) when it is no longer valid; 0 turns it off.
+	// Default: 5m for http, off for jwt and dev.
+	ReverifyInterval *time.Duration `yaml:"reverify_interval" reload:"true"`
+	// VerifyTimeout bounds a verification during the upgrade.
+	VerifyTimeout time.Duration `yaml:"verify_timeout" reload:"true"`
+	// HTTP configures the http verifier.
+	HTTP HTTPVerifierConfig `yaml:"http" reload:"true"`
+	// JWT configures the jwt verifier.
+	JWT JWTVerifierConfig `yaml:"jwt" reload:"true"`
+}
+
+// HTTPVerifierConfig configures the http verifier (see session.HTTPConfig).
+type HTTPVerifierConfig struct {
+	URL             string            `yaml:"url"`
+	Method          string            `yaml:"method"`
+	Timeout         time.Duration     `yaml:"timeout"`
+	ForwardCookies  []string          `yaml:"forward_cookies"`
+	ForwardHeaders  []string          `yaml:"forward_headers"`
+	Headers         map[string]string `yaml:"headers"`
+	PositiveTTL     time.Duration     `yaml:"positive_ttl"`
+	NegativeTTL     time.Duration     `yaml:"negative_ttl"`
+	CacheSize       int               `yaml:"cache_size"`
+	UserField       string            `yaml:"user_field"`
+	ContextField    string            `yaml:"context_field"`
+	AttributesField string            `yaml:"attributes_field"`
+}
+
+// JWTVerifierConfig configures the jwt verifier (see session.JWTConfig).
+type JWTVerifierConfig struct {
+	Cookie       string         `yaml:"cookie"`
+	Keys         []JWTKeyConfig `yaml:"keys"`
+	JWKSFile     string         `yaml:"jwks_file"`
+	UserClaim    string         `yaml:"user_claim"`
+	ContextClaim string         `yaml:"context_claim"`
+	SessionClaim string         `yaml:"session_claim"`
+	Issuer       string         `yaml:"issuer"`
+	Audience     string         `yaml:"audience"`
+	Leeway       time.Duration  `yaml:"leeway"`
+}
+
+// JWTKeyConfig is one JWT verification key.
+type JWTKeyConfig struct {
+	ID            string `yaml:"id"`
+	Algorithm     string `yaml:"algorithm"`
+	Secret        string `yaml:"secret"`
+	PublicKey     string `yaml:"public_key"`
+	PublicKeyFile string `yaml:"public_key_file"`
+}
+
+// RouteConfig is one WebSocket route.
+type RouteConfig struct {
+	// Path is an exact path ("/ws") or a prefix ("/socket.io/*").
+	Path string `yaml:"path"`
+	// Origins overrides the server's Origins for this route.
+	Origins []string `yaml:"origins"`
+	// Subprotocols the route accepts, in order of preference.
+	Subprotocols []string `yaml:"subprotocols"`
+	// RequireSubprotocol refuses upgrades that offer none of Subprotocols.
+	RequireSubprotocol bool `yaml:"require_subprotocol"`
+	// Compression configures permessage-deflate.
+	Compression CompressionConfig `yaml:"compression"`
+	// MaxMessageSize bounds one message (after decompression); default from
+	// limits.max_message_size. Exceeding it closes with 1009.
+	MaxMessageSize ByteSize `yaml:"max_message_size"`
+	// Echo sends every message back to its socket (the built-in echo listener).
+	Echo bool `yaml:"echo"`
+	// Transcoder names a transcoder (see transcoders) for this route.
+	Transcoder string `yaml:"transcoder"`
+}
+
+// CompressionConfig configures permessage-deflate for a route.
+type CompressionConfig struct {
+	// Enabled negotiates permessage-deflate when the client offers it.
+	Enabled bool `yaml:"enabled"`
+	// ServerContextTakeover keeps edgews's compression context between
+	// messages (better ratio; costs a 32 KiB window per socket and CPU).
+	ServerContextTakeover bool `yaml:"server_context_takeover"`
+	// ClientContextTakeover lets the client keep its context (costs a
+	// 32 KiB window per socket on the server).
+	ClientContextTakeover bool `yaml:"client_context_takeover"`
+	// Level is the compression level, 1 (fastest) to 9.
+	Level int `yaml:"level"`
+	// MinSize: outgoing messages shorter than this are not compressed.
+	MinSize ByteSize `yaml:"min_size"`
+}
+
+// LimitsConfig bounds resources. Changes apply to sockets opened after a
+// reload.
+type LimitsConfig struct {
+	// MaxSockets caps the sockets of this node (0: no cap); upgrades beyond
+	// it get 503.
+	MaxSockets int `yaml:"max_sockets"`
+	// MaxSocketsPerUser caps one user's sockets on this node (0: no cap).
+	MaxSocketsPerUser int `yaml:"max_sockets_per_user"`
+	// OnUserLimit is "refuse" (the new upgrade gets 429) or "close_oldest"
+	// (the user's oldest socket is closed with 1008).
+	OnUserLimit string `yaml:"on_user_limit"`
+	// MaxMessageSize is the default per-route message limit (close 1009).
+	MaxMessageSize ByteSize `yaml:"max_message_size"`
+	// MaxFragments caps the frames of one message (0: no cap; close 1009).
+	MaxFragments int `yaml:"max_fragments"`
+	// MaxHeaderBytes caps the upgrade request's header (431 beyond).
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// HandshakeTimeout bounds reading the upgrade request.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// ReadTimeout bounds how long a started frame or message may take to
+	// arrive completely (close 1008).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds one blocked write to a socket; beyond it the
+	// socket is dropped.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// CloseTimeout is how long to wait for the peer's close frame.
+	CloseTimeout time.Duration `yaml:"close_timeout"`
+	// PingInterval pings a socket that has been silent this long.
+	PingInterval time.Duration `yaml:"ping_interval"`
+	// PongTimeout drops a pinged socket that stays silent this long.
+	PongTimeout time.Duration `yaml:"pong_timeout"`
+	// QueueMessages and QueueBytes bound each socket's outbound queue.
+	QueueMessages int      `yaml:"queue_messages"`
+	QueueBytes    ByteSize `yaml:"queue_bytes"`
+	// OnQueueFull is "close" (close the slow socket with 1008) or
+	// "drop_oldest" (drop the oldest queued messages); both are counted.
+	OnQueueFull string `yaml:"on_queue_full"`
+}
+
+// CascadeConfig is the config cascade for the "enabled" switch: the most
+// specific scope that sets a value wins (user > context > context set >
+// server).
+type CascadeConfig struct {
+	// Enabled is the server-scope value.
+	Enabled *bool `yaml:"enabled"`
+	// ContextSetAttribute names a session attribute listing (comma
+	// separated) the context sets a session's context belongs to, in
+	// addition to ContextSets' members.
+	ContextSetAttribute string `yaml:"context_set_attribute"`
+	// ContextSets are named lists of contexts with a value; when several
+	// apply, the first in this list wins.
+	ContextSets []ContextSetConfig `yaml:"context_sets"`
+	// Contexts set the value per context, and per user inside it.
+	Contexts map[string]ContextCascadeConfig `yaml:"contexts"`
+}
+
+// ContextSetConfig is a named list of contexts.
+type ContextSetConfig struct {
+	Name     string   `yaml:"name"`
+	Contexts []string `yaml:"contexts"`
+	Enabled  *bool    `yaml:"enabled"`
+}
+
+// ContextCascadeConfig sets the value for one context and its users.
+type ContextCascadeConfig struct {
+	Enabled *bool           `yaml:"enabled"`
+	Users   map[string]bool `yaml:"users"`
+}
+
+// WebhookConfig configures the built-in webhook listener.
+type WebhookConfig struct {
+	// URL receives POSTed batches of events; empty disables the webhook.
+	URL string `yaml:"url"`
+	// Events to send: any of connect, close, message (default all three).
+	Events []string `yaml:"events"`
+	// Headers are added to every POST (e.g. Authorization).
+	Headers map[string]string `yaml:"headers"`
+	// BatchSize and BatchInterval: a batch goes out when it has BatchSize
+	// events or its oldest event is BatchInterval old.
+	BatchSize     int           `yaml:"batch_size"`
+	BatchInterval time.Duration `yaml:"batch_interval"`
+	// QueueSize bounds buffered events; overflow is counted and logged.
+	QueueSize int `yaml:"queue_size"`
+	// Timeout bounds one POST; failed POSTs are retried with exponential
+	// backoff up to MaxRetries times, then counted as failed.
+	Timeout    time.Duration `yaml:"timeout"`
+	MaxRetries int           `yaml:"max_retries"`
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// DefaultConfig returns the production defaults. It has no routes and no
+// verifier: a production config must name them.
+func DefaultConfig() Config {
+	return Config{
+		Listen:       ":8080",
+		Admin:        AdminConfig{Listen: "127.0.0.1:8081"},
+		Log:          LogConfig{Level: "info", Format: "text"},
+		Session:      SessionConfig{Param: "session", VerifyTimeout: 5 * time.Second},
+		DrainTimeout: 10 * time.Second,
+		Limits: LimitsConfig{
+			OnUserLimit:      "refuse",
+			MaxMessageSize:   1 << 20,
+			MaxHeaderBytes:   8 << 10,
+			HandshakeTimeout: 10 * time.Second,
+			ReadTimeout:      60 * time.Second,
+			WriteTimeout:     10 * time.Second,
+			CloseTimeout:     5 * time.Second,
+			PingInterval:     25 * time.Second,
+			PongTimeout:      20 * time.Second,
+			QueueMessages:    1024,
+			QueueBytes:       4 << 20,
+			OnQueueFull:      "close",
+		},
+		Cascade: CascadeConfig{Enabled: boolPtr(true), ContextSetAttribute: "context_sets"},
+		Webhook: WebhookConfig{
+			Events:        []string{"connect", "close", "message"},
+			BatchSize:     100,
+			BatchInterval: 200 * time.Millisecond,
+			QueueSize:     10000,
+			Timeout:       5 * time.Second,
+			MaxRetries:    5,
+		},
+	}
+}
+
+// DevConfig is what `edgews` runs with no configuration: dev mode, the dev
+// verifier, a plain route /ws and an echo route /echo, the admin API on
+// loopback without a token. The Origin check stays on.
+func DevConfig() Config {
+	c := DefaultConfig()
+	c.Dev = true
+	c.Session.Verifier = "dev"
+	c.Routes = []RouteConfig{
+		{Path: "/ws"},
+		{Path: "/echo", Echo: true},
+	}
+	return c
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/edgews/edgews/server/session"
+)
+
+// metrics exposes the server's counters to Prometheus. The hot path only
+// touches atomics; this collector reads them at scrape time.
+type metrics struct {
+	s        *Server
+	reg      *prometheus.Registry
+	verify   *prometheus.HistogramVec
+	webhook  *prometheus.CounterVec
+	handler  fasthttp.RequestHandler
+	sockets  *prometheus.Desc
+	opened   *prometheus.Desc
+	closed   *prometheus.Desc
+	messages *prometheus.Desc
+	bytes    *prometheus.Desc
+	dropped  *prometheus.Desc
+	events   *prometheus.Desc
+	rejected *prometheus.Desc
+	sessions *prometheus.Desc
+	users    *prometheus.Desc
+	verifier *prometheus.Desc
+}
+
+func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		s:   s,
+		reg: reg,
+		verify: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "edgews_session_verify_seconds",
+			Help:    "Time to verify the session of an upgrade, by result (ok, unauthenticated, unavailable).",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
+		}, []string{"result"}),
+		webhook: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgews_webhook_events_total",
+			Help: "Webhook events by outcome: queued, delivered, dropped (queue full), failed (retries exhausted).",
+		}, []string{"outcome"}),
+		sockets:  prometheus.NewDesc("edgews_sockets", "Open sockets by route.", []string{"route"}, nil),
+		opened:   prometheus.NewDesc("edgews_sockets_opened_total", "Sockets accepted by route.", []string{"route"}, nil),
+		closed:   prometheus.NewDesc("edgews_sockets_closed_total", "Sockets closed by route and cause.", []string{"route", "cause"}, nil),
+		messages: prometheus.NewDesc("edgews_messages_total", "Data messages by route and direction (in: from browsers, out: to browsers).", []string{"route", "direction"}, nil),
+		bytes:    prometheus.NewDesc("edgews_bytes_total", "Bytes on the wire by route and direction.", []string{"route", "direction"}, nil),
+		dropped:  prometheus.NewDesc("edgews_outbound_dropped_total", "Outgoing messages not written (queue full, drop-oldest, socket gone) by route.", []string{"route"}, nil),
+		events:   prometheus.NewDesc("edgews_socket_events_total", "Socket events by route and kind: slow_consumer, ping_timeout, read_timeout, write_timeout, protocol_error.", []string{"route", "event"}, nil),
+		rejected: prometheus.NewDesc("edgews_upgrades_rejected_total", "Refused upgrades by reason.", []string{"reason"}, nil),
+		sessions: prometheus.NewDesc("edgews_sessions", "Sessions with at least one open socket.", nil, nil),
+		users:    prometheus.NewDesc("edgews_users", "Users with at least one open socket.", nil, nil),
+		verifier: prometheus.NewDesc("edgews_http_verifier_total", "http verifier activity: backend calls, cache hits, coalesced waits, rejections, unavailable answers.", []string{"kind"}, nil),
+	}
+	reg.MustRegister(m, m.verify, m.webhook)
+	// Process and Go runtime metrics, unless the caller's registry has them.
+	_ = reg.Register(collectors.NewGoCollector())
+	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+func (m *metrics) observeVerify(d time.Duration, err error) {
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, session.ErrUnauthenticated):
+		result = "unauthenticated"
+	default:
+		result = "unavailable"
+	}
+	m.verify.WithLabelValues(result).Observe(d.Seconds())
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.events, m.rejected, m.sessions, m.users, m.verifier} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	gauge, counter := prometheus.GaugeValue, prometheus.CounterValue
+	for _, rs := range m.s.book.allRoutes() {
+		r := rs.path
+		ch <- prometheus.MustNewConstMetric(m.sockets, gauge, float64(rs.sockets.Load()), r)
+		ch <- prometheus.MustNewConstMetric(m.opened, counter, float64(rs.opened.Load()), r)
+		for cause, c := range rs.closed {
+			ch <- prometheus.MustNewConstMetric(m.closed, counter, float64(c.Load()), r, cause)
+		}
+		st := &rs.conn
+		ch <- prometheus.MustNewConstMetric(m.messages, counter, float64(st.MessagesIn.Load()), r, "in")
+		ch <- prometheus.MustNewConstMetric(m.messages, counter, float64(st.MessagesOut.Load()), r, "out")
+		ch <- prometheus.MustNewConstMetric(m.bytes, counter, float64(st.BytesIn.Load()), r, "in")
+		ch <- prometheus.MustNewConstMetric(m.bytes, counter, float64(st.BytesOut.Load()), r, "out")
+		ch <- prometheus.MustNewConstMetric(m.dropped, counter, float64(st.DroppedOut.Load()), r)
+		for ev, v := range map[string]uint64{
+			"slow_consumer":  st.SlowClosed.Load(),
+			"ping_timeout":   st.PingTimeouts.Load(),
+			"read_timeout":   st.ReadTimeouts.Load(),
+			"write_timeout":  st.WriteTimeouts.Load(),
+			"protocol_error": st.ProtocolErrors.Load(),
+		} {
+			ch <- prometheus.MustNewConstMetric(m.events, counter, float64(v), r, ev)
+		}
+	}
+	for reason, c := range m.s.book.rejected {
+		ch <- prometheus.MustNewConstMetric(m.rejected, counter, float64(c.Load()), reason)
+	}
+	sessions, users := m.s.reg.counts()
+	ch <- prometheus.MustNewConstMetric(m.sessions, gauge, float64(sessions))
+	ch <- prometheus.MustNewConstMetric(m.users, gauge, float64(users))
+	if h, ok := m.s.verifier().(*session.HTTP); ok {
+		for kind, v := range map[string]uint64{
+			"call":        h.Stats.Calls.Load(),
+			"cache_hit":   h.Stats.CacheHits.Load(),
+			"coalesced":   h.Stats.Coalesced.Load(),
+			"rejected":    h.Stats.Rejected.Load(),
+			"unavailable": h.Stats.Unavailable.Load(),
+		} {
+			ch <- prometheus.MustNewConstMetric(m.verifier, counter, float64(v), kind)
+		}
+	}
+}

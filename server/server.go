@@ -1,0 +1,507 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgews/edgews/server/internal/netpoll"
+	"github.com/edgews/edgews/server/session"
+)
+
+// ErrClosed is returned by Start after Shutdown.
+var ErrClosed = errors.New("server: closed")
+
+// Server is an edgews node: the browser-facing WebSocket listener, the
+// admin API, the socket registry and the socket service.
+type Server struct {
+	log       *slog.Logger
+	opts      options
+	cfg       atomic.Pointer[Config]
+	routes    atomic.Pointer[routeTable]
+	verifierB atomic.Pointer[verifierBox]
+	dev       *session.Dev
+	cascade   *cascade
+	reg       *registry
+	book      *statsBook
+	metrics   *metrics
+	webhook   *webhook
+	rejectLog *logLimiter
+
+	lmu       sync.Mutex
+	listeners atomic.Pointer[[]Listener]
+
+	poller   *netpoll.Poller
+	httpSrv  *fasthttp.Server
+	adminSrv *fasthttp.Server
+	ln       net.Listener
+	adminLn  net.Listener
+	token    atomic.Pointer[string]
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	started  atomic.Bool
+	draining atomic.Bool
+	stopped  atomic.Bool
+	wg       sync.WaitGroup
+	sweepNow chan struct{}
+	reloadMu sync.Mutex
+
+	idPrefix string
+	idSeq    atomic.Uint64
+	nodeName string
+}
+
+type verifierBox struct{ v session.Verifier }
+
+// Option customizes a Server built by New.
+type Option func(*options)
+
+type options struct {
+	logger   *slog.Logger
+	verifier session.Verifier
+	listen   []Listener
+	registry *prometheus.Registry
+	poller   bool
+	pollerOn bool
+}
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithVerifier replaces the configured session verifier with v (for
+// embedding edgews with your own session system). session.verifier in the
+// config is then ignored.
+func WithVerifier(v session.Verifier) Option { return func(o *options) { o.verifier = v } }
+
+// WithListener registers a listener before the server starts.
+func WithListener(l Listener) Option { return func(o *options) { o.listen = append(o.listen, l) } }
+
+// WithMetricsRegistry makes the server register its metrics in r (default:
+// a registry of its own, served at /metrics on the admin listener).
+func WithMetricsRegistry(r *prometheus.Registry) Option {
+	return func(o *options) { o.registry = r }
+}
+
+// WithEpoll turns the epoll driver on or off (default on where supported).
+// Off, every socket has a reading goroutine.
+func WithEpoll(on bool) Option { return func(o *options) { o.poller, o.pollerOn = true, on } }
+
+// New validates cfg and builds a server. Nothing listens until Start.
+func New(cfg Config, opts ...Option) (*Server, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := validateWith(&cfg, o.verifier != nil); err != nil {
+		return nil, err
+	}
+	log := o.logger
+	if log == nil {
+		log = slog.Default()
+	}
+	name := cfg.NodeName
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	s := &Server{
+		log:       log,
+		opts:      o,
+		cascade:   newCascade(cfg.Cascade),
+		reg:       newRegistry(),
+		book:      newStatsBook(),
+		rejectLog: newLogLimiter(20),
+		sweepNow:  make(chan struct{}, 1),
+		idPrefix:  randomPrefix(),
+		nodeName:  name,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	empty := []Listener{}
+	s.listeners.Store(&empty)
+	for _, l := range o.listen {
+		s.AddListener(l)
+	}
+	if cfg.Dev {
+		s.dev = session.NewDev()
+	}
+	if err := s.applyConfig(&cfg); err != nil {
+		return nil, err
+	}
+	reg := o.registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s, reg)
+	if cfg.Webhook.URL != "" {
+		s.webhook = newWebhook(cfg.Webhook, s.nodeName, log, s.metrics)
+		s.AddListener(s.webhook)
+	}
+	return s, nil
+}
+
+// validateWith is Validate, allowing a custom verifier.
+func validateWith(cfg *Config, custom bool) error { return cfg.validate(custom) }
+
+// applyConfig installs a validated config: routes, verifier, cascade,
+// admin token. It is used by New and Reload.
+func (s *Server) applyConfig(cfg *Config) error {
+	v, err := s.buildVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	tok := cfg.Admin.Token
+	if cfg.Admin.TokenFile != "" {
+		b, err := os.ReadFile(cfg.Admin.TokenFile)
+		if err != nil {
+			return fmt.Errorf("%w: admin.token_file: %w", ErrConfig, err)
+		}
+		tok, _, _ = strings.Cut(string(b), "\n")
+		tok = strings.TrimSpace(tok)
+	}
+	routes := buildRoutes(cfg, s.book)
+	if err := s.attachTranscoders(cfg, routes); err != nil {
+		return err
+	}
+	s.verifierB.Store(&verifierBox{v})
+	s.token.Store(&tok)
+	s.cascade.load(cfg.Cascade)
+	s.routes.Store(routes)
+	s.cfg.Store(cfg)
+	return nil
+}
+
+// attachTranscoders binds routes to their transcoders (none yet: the WASM
+// host attaches here).
+func (s *Server) attachTranscoders(cfg *Config, t *routeTable) error {
+	for i, r := range cfg.Routes {
+		if r.Transcoder != "" {
+			return fmt.Errorf("%w: routes[%d].transcoder: %q is not a known transcoder", ErrConfig, i, r.Transcoder)
+		}
+	}
+	return nil
+}
+
+func (s *Server) buildVerifier(cfg *Config) (session.Verifier, error) {
+	if s.opts.verifier != nil {
+		return s.opts.verifier, nil
+	}
+	switch cfg.Session.Verifier {
+	case "dev":
+		return s.dev, nil
+	case "http":
+		h := cfg.Session.HTTP
+		v, err := session.NewHTTP(session.HTTPConfig{
+			URL: h.URL, Method: h.Method, Timeout: h.Timeout,
+			ForwardCookies: h.ForwardCookies, ForwardHeaders: h.ForwardHeaders, Headers: h.Headers,
+			PositiveTTL: h.PositiveTTL, NegativeTTL: h.NegativeTTL, CacheSize: h.CacheSize,
+			UserField: h.UserField, ContextField: h.ContextField, AttributesField: h.AttributesField,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: session.http: %w", ErrConfig, err)
+		}
+		return v, nil
+	case "jwt":
+		j := cfg.Session.JWT
+		keys := make([]session.JWTKey, len(j.Keys))
+		for i, k := range j.Keys {
+			keys[i] = session.JWTKey{ID: k.ID, Algorithm: k.Algorithm, Secret: k.Secret, PublicKey: k.PublicKey, PublicKeyFile: k.PublicKeyFile}
+		}
+		v, err := session.NewJWT(session.JWTConfig{
+			Cookie: j.Cookie, Keys: keys, JWKSFile: j.JWKSFile,
+			UserClaim: j.UserClaim, ContextClaim: j.ContextClaim, SessionClaim: j.SessionClaim,
+			Issuer: j.Issuer, Audience: j.Audience, Leeway: j.Leeway,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: session.jwt: %w", ErrConfig, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("%w: session.verifier: %q is not one of dev, http, jwt", ErrConfig, cfg.Session.Verifier)
+}
+
+func (s *Server) verifier() session.Verifier { return s.verifierB.Load().v }
+
+// reverifyInterval is the effective re-verification period.
+func (s *Server) reverifyInterval(cfg *Config) time.Duration {
+	if cfg.Session.ReverifyInterval != nil {
+		return *cfg.Session.ReverifyInterval
+	}
+	if cfg.Session.Verifier == "http" && s.opts.verifier == nil {
+		return 5 * time.Minute
+	}
+	return 0
+}
+
+// Config returns the running configuration (do not modify it).
+func (s *Server) Config() *Config { return s.cfg.Load() }
+
+// Dev returns the dev verifier, or nil outside dev mode.
+func (s *Server) Dev() *session.Dev { return s.dev }
+
+// NodeName returns this node's name.
+func (s *Server) NodeName() string { return s.nodeName }
+
+// Start binds the listeners and starts serving. It returns once both
+// listeners accept connections.
+func (s *Server) Start() error {
+	if s.stopped.Load() {
+		return ErrClosed
+	}
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("server: already started")
+	}
+	cfg := s.cfg.Load()
+	if !s.opts.poller || s.opts.pollerOn {
+		p, err := netpoll.New(netpoll.Config{})
+		switch {
+		case err == nil:
+			s.poller = p
+		case errors.Is(err, netpoll.ErrUnsupported):
+			s.log.Info("epoll is not available here: one reading goroutine per socket")
+		default:
+			s.log.Warn("epoll failed to start: one reading goroutine per socket", "error", err)
+		}
+	}
+	s.httpSrv = &fasthttp.Server{
+		Handler:                       s.handleHTTP,
+		Name:                          "edgews",
+		ReadTimeout:                   cfg.Limits.HandshakeTimeout,
+		WriteTimeout:                  cfg.Limits.WriteTimeout,
+		IdleTimeout:                   cfg.Limits.HandshakeTimeout,
+		ReadBufferSize:                int(cfg.Limits.MaxHeaderBytes),
+		MaxRequestBodySize:            64 << 10,
+		KeepHijackedConns:             true,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{s.log},
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
+	}
+	s.ln = ln
+	if cfg.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: admin listen %s: %w", cfg.Admin.Listen, err)
+		}
+		s.adminLn = aln
+		s.adminSrv = &fasthttp.Server{
+			Handler:            s.handleAdmin,
+			Name:               "edgews-admin",
+			ReadTimeout:        30 * time.Second,
+			WriteTimeout:       30 * time.Second,
+			IdleTimeout:        60 * time.Second,
+			MaxRequestBodySize: int(cfg.Limits.MaxMessageSize) + 64<<10,
+			Logger:             fasthttpLogger{s.log},
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = s.adminSrv.Serve(aln)
+		}()
+	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		_ = s.httpSrv.Serve(ln)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.sweeper()
+	}()
+	if s.webhook != nil {
+		s.webhook.start()
+	}
+	attrs := []any{"listen", ln.Addr().String(), "node", s.nodeName, "verifier", cfg.Session.Verifier,
+		"routes", len(cfg.Routes), "epoll", s.poller != nil}
+	if s.adminLn != nil {
+		attrs = append(attrs, "admin", s.adminLn.Addr().String())
+	}
+	s.log.Info("edgews started", attrs...)
+	if cfg.Dev {
+		s.log.Warn("DEV MODE: sessions come from POST /dev/login with no password and the admin API may have no token; never expose this server",
+			"login", "http://"+displayAddr(ln.Addr())+"/dev/login")
+	}
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Addr returns the browser-facing listener's address (after Start).
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// AdminAddr returns the admin listener's address (after Start), or nil.
+func (s *Server) AdminAddr() net.Addr {
+	if s.adminLn == nil {
+		return nil
+	}
+	return s.adminLn.Addr()
+}
+
+// Shutdown drains the node: it stops accepting upgrades, sends 1001 to
+// every socket, waits until they are closed or DrainTimeout (or ctx) runs
+// out, drops what is left, and stops. Safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.draining.Store(true)
+	cfg := s.cfg.Load()
+	if !s.started.Load() {
+		s.cancel()
+		return nil
+	}
+	n := s.reg.total.Load()
+	s.log.Info("draining", "sockets", n, "timeout", cfg.DrainTimeout)
+	_ = s.ln.Close() // stop accepting; fasthttp's Serve returns
+	s.reg.each(func(sock *Socket) {
+		sock.closeWith(1001, "server shutting down", "drain")
+	})
+	dctx, cancel := context.WithTimeout(ctx, cfg.DrainTimeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.reg.total.Load() > 0 {
+		select {
+		case <-dctx.Done():
+			left := s.reg.total.Load()
+			s.log.Warn("drain timeout: dropping the remaining sockets", "sockets", left)
+			s.reg.each(func(sock *Socket) { sock.conn.Abort("drain") })
+			for i := 0; i < 100 && s.reg.total.Load() > 0; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			goto done
+		case <-tick.C:
+		}
+	}
+done:
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = s.httpSrv.ShutdownWithContext(sctx)
+	scancel()
+	if s.webhook != nil {
+		s.webhook.stop(cfg.Webhook.Timeout)
+	}
+	s.cancel() // stops the sweeper
+	if s.adminSrv != nil {
+		actx, acancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.adminSrv.ShutdownWithContext(actx)
+		acancel()
+	}
+	s.wg.Wait()
+	if s.poller != nil {
+		_ = s.poller.Close()
+	}
+	s.log.Info("stopped", "sockets_at_start_of_drain", n)
+	return nil
+}
+
+// Reload validates cfg and applies what can change at runtime: routes and
+// limits (for new sockets), origins, the verifier, the cascade (open
+// sockets of users it now disables are closed with 4403), the admin token
+// and the log level. Settings that need a restart are reported in the
+// returned list and keep their old values.
+func (s *Server) Reload(cfg Config) (restartNeeded []string, err error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if err := validateWith(&cfg, s.opts.verifier != nil); err != nil {
+		return nil, err
+	}
+	old := s.cfg.Load()
+	if cfg.Listen != old.Listen {
+		restartNeeded = append(restartNeeded, "listen")
+		cfg.Listen = old.Listen
+	}
+	if cfg.Admin.Listen != old.Admin.Listen {
+		restartNeeded = append(restartNeeded, "admin.listen")
+		cfg.Admin.Listen = old.Admin.Listen
+	}
+	if cfg.Dev != old.Dev {
+		restartNeeded = append(restartNeeded, "dev")
+		cfg.Dev = old.Dev
+	}
+	if cfg.NodeName != old.NodeName {
+		restartNeeded = append(restartNeeded, "node_name")
+		cfg.NodeName = old.NodeName
+	}
+	if cfg.Webhook.URL != old.Webhook.URL {
+		restartNeeded = append(restartNeeded, "webhook")
+		cfg.Webhook = old.Webhook
+	}
+	if err := s.applyConfig(&cfg); err != nil {
+		return nil, err
+	}
+	s.enforceCascade()
+	s.log.Info("configuration reloaded", "routes", len(cfg.Routes), "restart_needed", restartNeeded)
+	return restartNeeded, nil
+}
+
+// enforceCascade closes open sockets of users the cascade now disables.
+func (s *Server) enforceCascade() int {
+	n := 0
+	s.reg.eachSession(func(e *sessionEntry) {
+		mu := s.reg.mu(e.id)
+		mu.RLock()
+		sets := e.sets
+		socks := append([]*Socket(nil), e.sockets...)
+		mu.RUnlock()
+		if d := s.cascade.decide(e.context, e.user, sets); !d.Enabled {
+			for _, sock := range socks {
+				sock.closeWith(CloseDisabled, "WebSockets are disabled for this user", "disabled")
+				n++
+			}
+		}
+	})
+	if n > 0 {
+		s.log.Info("closed sockets of users the cascade now disables", "sockets", n)
+	}
+	return n
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomPrefix() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+func (s *Server) newSocketID() string {
+	return s.idPrefix + "." + strconv.FormatUint(s.idSeq.Add(1), 36)
+}
+
+// fasthttpLogger routes fasthttp's own messages into slog.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}
