@@ -242,4 +242,3 @@ func (r *registry) counts() (sessions, users int) {
 	}
 	return sessions, users
 }
-

@@ -5,9 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -343,4 +343,3 @@ func TestHTTPVerifierThroughServer(t *testing.T) {
 	}
 	c.Close()
 }
-

@@ -83,7 +83,7 @@ type outFrame struct {
 // Conn is one WebSocket connection after a successful upgrade.
 type Conn struct {
 	nc  net.Conn
-	fd  int // -1 when read by a goroutine
+	fd  int                          // -1 when read by a goroutine
 	reg atomic.Pointer[netpoll.Desc] // set by Serve; read by abort from any goroutine
 	cfg *Config
 	h   Handler
