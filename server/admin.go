@@ -102,6 +102,16 @@ func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
 	return ok && subtle.ConstantTimeCompare(bytes.TrimSpace(got), []byte(tok)) == 1
 }
 
+// adminParseError answers requests fasthttp could not parse in the API's
+// error shape.
+func adminParseError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, &apiError{fasthttp.StatusRequestEntityTooLarge, "request body is larger than the admin API accepts (limits.max_message_size, base64-encoded, plus 64KiB)"})
+		return
+	}
+	writeError(ctx, badRequest("malformed HTTP request: %v", err))
+}
+
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetStatusCode(status)

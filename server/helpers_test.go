@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/edgews/edgews/server/pathfilter"
 )
 
 // testServer is a real edgews server on loopback ports.
@@ -188,3 +190,5 @@ func readClose(t *testing.T, c *websocket.Conn) (int, string) {
 		t.Fatalf("connection ended without a close frame: %v", err)
 	}
 }
+
+var allPaths = pathfilter.All

@@ -94,6 +94,9 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
+	if err := checkScalar(n, t, path); err != nil {
+		return err
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if t == durationType {
@@ -139,6 +142,45 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+var byteSizeType = reflect.TypeOf(ByteSize(0))
+
+// checkScalar checks a scalar value against the Go type it will be decoded
+// into, so a bad value is reported with its key.
+func checkScalar(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return nil
+	}
+	v := n.Value
+	bad := func(what, examples string) error {
+		return fmt.Errorf("%w: %s (line %d): %q is not %s (examples: %s)", ErrConfig, orTop(path), n.Line, v, what, examples)
+	}
+	switch {
+	case t == durationType:
+		if _, err := time.ParseDuration(v); err != nil {
+			return bad("a duration", "500ms, 10s, 5m")
+		}
+	case t == byteSizeType:
+		if _, err := ParseByteSize(v); err != nil {
+			return bad("a size", "65536, 64KiB, 1MiB")
+		}
+	case t.Kind() == reflect.Bool:
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return bad("a boolean", "true, false")
+		}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return bad("an integer", "0, 100")
+		}
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		return fmt.Errorf("%w: %s (line %d): expected a mapping of keys, got %q", ErrConfig, orTop(path), n.Line, v)
+	case t.Kind() == reflect.Slice:
+		return fmt.Errorf("%w: %s (line %d): expected a list, got %q", ErrConfig, orTop(path), n.Line, v)
 	}
 	return nil
 }

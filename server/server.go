@@ -307,8 +307,9 @@ func (s *Server) Start() error {
 			ReadTimeout:        30 * time.Second,
 			WriteTimeout:       30 * time.Second,
 			IdleTimeout:        60 * time.Second,
-			MaxRequestBodySize: int(cfg.Limits.MaxMessageSize) + 64<<10,
+			MaxRequestBodySize: int(cfg.Limits.MaxMessageSize)*4/3 + 64<<10, // base64 of the largest message
 			Logger:             fasthttpLogger{s.log},
+			ErrorHandler:       adminParseError,
 		}
 		s.wg.Add(1)
 		go func() {

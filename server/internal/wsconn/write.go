@@ -121,6 +121,13 @@ func (c *Conn) closeSlow() {
 		code = wsproto.ClosePolicyViolation
 	}
 	c.closeWith(code, "slow consumer: outbound queue full", "slow_consumer")
+	// The writer is most likely stuck on a peer that does not read: give the
+	// write in progress (and the close frame) only the close timeout.
+	timeout := c.cfg.CloseTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 }
 
 // closeWith queues our close frame after what is queued.
@@ -282,7 +289,12 @@ func (c *Conn) writeFrames(q []outFrame) error {
 		if c.dead.Load() {
 			return wsproto.ErrClosed
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+		c.mu.Lock()
+		slow := c.cause == "slow_consumer"
+		c.mu.Unlock()
+		if !slow { // closeSlow set a shorter deadline
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+		}
 	}
 	bufs := s.bufs
 	_, err := bufs.WriteTo(c.nc)
