@@ -41,14 +41,16 @@ type Config struct {
 	Webhook WebhookConfig `yaml:"webhook"`
 	// DrainTimeout is how long shutdown waits for sockets to close after
 	// sending them 1001.
-	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	DrainTimeout time.Duration `yaml:"drain_timeout" reload:"true"`
 }
 
 // TLSConfig enables wss:// on Listen.
 type TLSConfig struct {
-	// CertFile and KeyFile are PEM files; both or neither. Reloaded on SIGHUP.
+	// CertFile is the PEM certificate (chain); set with key_file. A reload
+	// reads both files again.
 	CertFile string `yaml:"cert_file" reload:"true"`
-	KeyFile  string `yaml:"key_file" reload:"true"`
+	// KeyFile is the PEM private key.
+	KeyFile string `yaml:"key_file" reload:"true"`
 }
 
 // AdminConfig is the admin API listener.
@@ -67,7 +69,7 @@ type LogConfig struct {
 	// Level is debug, info, warn or error.
 	Level string `yaml:"level" reload:"true"`
 	// Format is text or json.
-	Format string `yaml:"format"`
+	Format string `yaml:"format" reload:"false"`
 }
 
 // SessionConfig chooses the session verifier.
@@ -90,39 +92,70 @@ type SessionConfig struct {
 
 // HTTPVerifierConfig configures the http verifier (see session.HTTPConfig).
 type HTTPVerifierConfig struct {
-	URL             string            `yaml:"url"`
-	Method          string            `yaml:"method"`
-	Timeout         time.Duration     `yaml:"timeout"`
-	ForwardCookies  []string          `yaml:"forward_cookies"`
-	ForwardHeaders  []string          `yaml:"forward_headers"`
-	Headers         map[string]string `yaml:"headers"`
-	PositiveTTL     time.Duration     `yaml:"positive_ttl"`
-	NegativeTTL     time.Duration     `yaml:"negative_ttl"`
-	CacheSize       int               `yaml:"cache_size"`
-	UserField       string            `yaml:"user_field"`
-	ContextField    string            `yaml:"context_field"`
-	AttributesField string            `yaml:"attributes_field"`
+	// URL is the backend's session check endpoint (http or https).
+	URL string `yaml:"url"`
+	// Method is POST (JSON body {"session","path","remote_addr"}) or GET
+	// (?session=<id>); default POST.
+	Method string `yaml:"method"`
+	// Timeout bounds one backend call (default 2s).
+	Timeout time.Duration `yaml:"timeout"`
+	// ForwardCookies names the cookies sent to the backend ("prefix*"
+	// allowed); empty sends all. They are part of the cache key.
+	ForwardCookies []string `yaml:"forward_cookies"`
+	// ForwardHeaders names request headers copied to the backend call.
+	ForwardHeaders []string `yaml:"forward_headers"`
+	// Headers are fixed headers for every backend call (e.g. Authorization).
+	Headers map[string]string `yaml:"headers"`
+	// PositiveTTL caches valid answers (default 30s; never past the
+	// session's expiry).
+	PositiveTTL time.Duration `yaml:"positive_ttl"`
+	// NegativeTTL caches refusals (default 5s).
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// CacheSize bounds the cached answers (default 100000).
+	CacheSize int `yaml:"cache_size"`
+	// UserField names the answer's user field (default "user").
+	UserField string `yaml:"user_field"`
+	// ContextField names the answer's context field (default "context").
+	ContextField string `yaml:"context_field"`
+	// AttributesField names the answer's attributes object (default "attributes").
+	AttributesField string `yaml:"attributes_field"`
 }
 
 // JWTVerifierConfig configures the jwt verifier (see session.JWTConfig).
 type JWTVerifierConfig struct {
-	Cookie       string         `yaml:"cookie"`
-	Keys         []JWTKeyConfig `yaml:"keys"`
-	JWKSFile     string         `yaml:"jwks_file"`
-	UserClaim    string         `yaml:"user_claim"`
-	ContextClaim string         `yaml:"context_claim"`
-	SessionClaim string         `yaml:"session_claim"`
-	Issuer       string         `yaml:"issuer"`
-	Audience     string         `yaml:"audience"`
-	Leeway       time.Duration  `yaml:"leeway"`
+	// Cookie names a cookie holding the token when the session parameter is absent.
+	Cookie string `yaml:"cookie"`
+	// Keys are the verification keys.
+	Keys []JWTKeyConfig `yaml:"keys"`
+	// JWKSFile is a JSON Web Key Set file with more keys.
+	JWKSFile string `yaml:"jwks_file"`
+	// UserClaim names the claim mapped to the user (default "sub").
+	UserClaim string `yaml:"user_claim"`
+	// ContextClaim names the claim mapped to the context (default "context").
+	ContextClaim string `yaml:"context_claim"`
+	// SessionClaim names the claim used as session id (default "sid", then
+	// "jti", then a hash of the token).
+	SessionClaim string `yaml:"session_claim"`
+	// Issuer, when set, must equal the token's iss.
+	Issuer string `yaml:"issuer"`
+	// Audience, when set, must be in the token's aud.
+	Audience string `yaml:"audience"`
+	// Leeway tolerates clock skew on exp and nbf (default 30s).
+	Leeway time.Duration `yaml:"leeway"`
 }
 
 // JWTKeyConfig is one JWT verification key.
 type JWTKeyConfig struct {
-	ID            string `yaml:"id"`
-	Algorithm     string `yaml:"algorithm"`
-	Secret        string `yaml:"secret"`
-	PublicKey     string `yaml:"public_key"`
+	// ID is the key id (kid); a token naming a kid is checked only against
+	// keys with that id.
+	ID string `yaml:"id"`
+	// Algorithm is HS256, RS256, ES256 or EdDSA.
+	Algorithm string `yaml:"algorithm"`
+	// Secret is an HS256 shared secret (at least 32 bytes).
+	Secret string `yaml:"secret"`
+	// PublicKey is a PEM public key (RS256, ES256, EdDSA).
+	PublicKey string `yaml:"public_key"`
+	// PublicKeyFile is a file holding a PEM public key.
 	PublicKeyFile string `yaml:"public_key_file"`
 }
 
@@ -179,9 +212,9 @@ type LimitsConfig struct {
 	// MaxFragments caps the frames of one message (0: no cap; close 1009).
 	MaxFragments int `yaml:"max_fragments"`
 	// MaxHeaderBytes caps the upgrade request's header (431 beyond).
-	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" reload:"false"`
 	// HandshakeTimeout bounds reading the upgrade request.
-	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout" reload:"false"`
 	// ReadTimeout bounds how long a started frame or message may take to
 	// arrive completely (close 1008).
 	ReadTimeout time.Duration `yaml:"read_timeout"`
@@ -194,9 +227,10 @@ type LimitsConfig struct {
 	PingInterval time.Duration `yaml:"ping_interval"`
 	// PongTimeout drops a pinged socket that stays silent this long.
 	PongTimeout time.Duration `yaml:"pong_timeout"`
-	// QueueMessages and QueueBytes bound each socket's outbound queue.
-	QueueMessages int      `yaml:"queue_messages"`
-	QueueBytes    ByteSize `yaml:"queue_bytes"`
+	// QueueMessages bounds the messages in each socket's outbound queue.
+	QueueMessages int `yaml:"queue_messages"`
+	// QueueBytes bounds the bytes in each socket's outbound queue.
+	QueueBytes ByteSize `yaml:"queue_bytes"`
 	// OnQueueFull is "close" (close the slow socket with 1008) or
 	// "drop_oldest" (drop the oldest queued messages); both are counted.
 	OnQueueFull string `yaml:"on_queue_full"`
@@ -221,15 +255,20 @@ type CascadeConfig struct {
 
 // ContextSetConfig is a named list of contexts.
 type ContextSetConfig struct {
-	Name     string   `yaml:"name"`
+	// Name names the set (also as named by the session attribute).
+	Name string `yaml:"name"`
+	// Contexts are the set's members.
 	Contexts []string `yaml:"contexts"`
-	Enabled  *bool    `yaml:"enabled"`
+	// Enabled is the set's value (required).
+	Enabled *bool `yaml:"enabled"`
 }
 
 // ContextCascadeConfig sets the value for one context and its users.
 type ContextCascadeConfig struct {
-	Enabled *bool           `yaml:"enabled"`
-	Users   map[string]bool `yaml:"users"`
+	// Enabled is the context's value.
+	Enabled *bool `yaml:"enabled"`
+	// Users maps user ids in this context to their value.
+	Users map[string]bool `yaml:"users"`
 }
 
 // WebhookConfig configures the built-in webhook listener.
@@ -240,16 +279,17 @@ type WebhookConfig struct {
 	Events []string `yaml:"events"`
 	// Headers are added to every POST (e.g. Authorization).
 	Headers map[string]string `yaml:"headers"`
-	// BatchSize and BatchInterval: a batch goes out when it has BatchSize
-	// events or its oldest event is BatchInterval old.
-	BatchSize     int           `yaml:"batch_size"`
+	// BatchSize is the most events in one POST.
+	BatchSize int `yaml:"batch_size"`
+	// BatchInterval is how long the first event of a batch waits for more.
 	BatchInterval time.Duration `yaml:"batch_interval"`
 	// QueueSize bounds buffered events; overflow is counted and logged.
 	QueueSize int `yaml:"queue_size"`
-	// Timeout bounds one POST; failed POSTs are retried with exponential
-	// backoff up to MaxRetries times, then counted as failed.
-	Timeout    time.Duration `yaml:"timeout"`
-	MaxRetries int           `yaml:"max_retries"`
+	// Timeout bounds one POST.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries retries a failed POST with exponential backoff; then its
+	// events are counted as failed.
+	MaxRetries int `yaml:"max_retries"`
 }
 
 func boolPtr(b bool) *bool { return &b }

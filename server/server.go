@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +52,7 @@ type Server struct {
 	ln       net.Listener
 	adminLn  net.Listener
 	token    atomic.Pointer[string]
+	certs    *certStore // nil without TLS
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -170,6 +173,16 @@ func (s *Server) applyConfig(cfg *Config) error {
 		}
 		tok, _, _ = strings.Cut(string(b), "\n")
 		tok = strings.TrimSpace(tok)
+	}
+	if cfg.TLS.CertFile != "" {
+		cs := s.certs
+		if cs == nil {
+			cs = &certStore{}
+		}
+		if err := cs.load(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return err
+		}
+		s.certs = cs
 	}
 	routes := buildRoutes(cfg, s.book)
 	if err := s.attachTranscoders(cfg, routes); err != nil {
@@ -294,6 +307,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
 	}
 	s.ln = ln
+	serveLn := ln
+	if s.certs != nil {
+		// TLS sockets are read by a goroutine each (the record layer
+		// buffers); plain TCP sockets use epoll.
+		serveLn = tls.NewListener(ln, s.certs.tlsConfig())
+	}
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
@@ -320,7 +339,7 @@ func (s *Server) Start() error {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		_ = s.httpSrv.Serve(ln)
+		_ = s.httpSrv.Serve(serveLn)
 	}()
 	go func() {
 		defer s.wg.Done()
@@ -329,7 +348,7 @@ func (s *Server) Start() error {
 	if s.webhook != nil {
 		s.webhook.start()
 	}
-	attrs := []any{"listen", ln.Addr().String(), "node", s.nodeName, "verifier", cfg.Session.Verifier,
+	attrs := []any{"listen", ln.Addr().String(), "tls", s.certs != nil, "node", s.nodeName, "verifier", cfg.Session.Verifier,
 		"routes", len(cfg.Routes), "epoll", s.poller != nil}
 	if s.adminLn != nil {
 		attrs = append(attrs, "admin", s.adminLn.Addr().String())
@@ -454,9 +473,21 @@ func (s *Server) Reload(cfg Config) (restartNeeded []string, err error) {
 		restartNeeded = append(restartNeeded, "node_name")
 		cfg.NodeName = old.NodeName
 	}
-	if cfg.Webhook.URL != old.Webhook.URL {
+	if (cfg.TLS.CertFile == "") != (old.TLS.CertFile == "") {
+		restartNeeded = append(restartNeeded, "tls")
+		cfg.TLS = old.TLS
+	}
+	if !reflect.DeepEqual(cfg.Webhook, old.Webhook) {
 		restartNeeded = append(restartNeeded, "webhook")
 		cfg.Webhook = old.Webhook
+	}
+	if cfg.Log.Format != old.Log.Format {
+		restartNeeded = append(restartNeeded, "log.format")
+		cfg.Log.Format = old.Log.Format
+	}
+	if cfg.Limits.MaxHeaderBytes != old.Limits.MaxHeaderBytes || cfg.Limits.HandshakeTimeout != old.Limits.HandshakeTimeout {
+		restartNeeded = append(restartNeeded, "limits.max_header_bytes/handshake_timeout")
+		cfg.Limits.MaxHeaderBytes, cfg.Limits.HandshakeTimeout = old.Limits.MaxHeaderBytes, old.Limits.HandshakeTimeout
 	}
 	if err := s.applyConfig(&cfg); err != nil {
 		return nil, err
