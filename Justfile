@@ -18,6 +18,7 @@ build:
 # Install what the tests need, then run every test CI runs
 test: test-deps lint
     go test -race -count=1 -timeout 20m ./...
+    just conformance
 
 # Install test-time tools (nothing beyond Go yet)
 test-deps:
@@ -32,6 +33,30 @@ lint:
     if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
     go vet ./...
     if ! go mod tidy -diff; then echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; fi
+
+# Conformance gate: Autobahn cases 1-7, 10, 12, 13 against edgews's echo routes in every set-up; fails on any FAILED
+conformance:
+    EDGEWS_CONFORMANCE=1 go test -count=1 -timeout 30m -run '^TestConformanceGate$' -v ./server/cmd/edgews
+
+# Every conformance case including section 9 (limits and performance); reports in reports/conformance/
+conformance-full:
+    EDGEWS_CONFORMANCE=1 EDGEWS_CONFORMANCE_CASES='*' go test -count=1 -timeout 60m -run '^TestConformanceGate$' -v ./server/cmd/edgews
+
+# The official Autobahn|Testsuite (needs Docker): runs edgews on :9001 and the crossbario image against it
+autobahn:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    go build -o bin/edgews ./server/cmd/edgews
+    bin/edgews --config conformance/edgews.yaml --listen 0.0.0.0:9001 --admin-listen 127.0.0.1:9002 --log-level warn &
+    pid=$!; trap 'kill $pid' EXIT
+    sleep 1
+    session=$(curl -s -X POST 127.0.0.1:9001/dev/login -d '{"user":"autobahn","context":"conformance"}' | sed -E 's/.*"session":"([^"]+)".*/\1/')
+    mkdir -p reports/autobahn
+    sed "s#/echo\"#/echo?session=${session}\"#" conformance/autobahn/fuzzingclient.json > reports/autobahn/fuzzingclient.json
+    docker run --rm --add-host=host.docker.internal:host-gateway \
+        -v "$PWD/reports/autobahn:/config" -v "$PWD/reports/autobahn:/reports" \
+        crossbario/autobahn-testsuite wstest --mode fuzzingclient --spec /config/fuzzingclient.json
+    echo "report: reports/autobahn/servers/index.html"
 
 # Run every fuzz target for SECONDS each (default 30)
 fuzz SECONDS="30":
