@@ -1,0 +1,60 @@
+//go:build wasip1
+
+package sdk
+
+import "unsafe"
+
+//go:wasmimport edgews_v1 write_frame
+func importWriteFrame(flags uint32, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport edgews_v1 deliver
+func importDeliver(flags uint32, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport edgews_v1 close
+func importClose(code uint32, ptr unsafe.Pointer, n uint32) uint32
+
+//go:wasmimport edgews_v1 get_attr
+func importGetAttr(kptr unsafe.Pointer, klen uint32, vptr unsafe.Pointer, vcap uint32) int32
+
+//go:wasmimport edgews_v1 set_attr
+func importSetAttr(kptr unsafe.Pointer, klen uint32, vptr unsafe.Pointer, vlen uint32) uint32
+
+//go:wasmimport edgews_v1 delete_attr
+func importDeleteAttr(kptr unsafe.Pointer, klen uint32) uint32
+
+//go:wasmimport edgews_v1 arm_timer
+func importArmTimer(id uint32, afterNs int64) uint32
+
+//go:wasmimport edgews_v1 log
+func importLog(level uint32, ptr unsafe.Pointer, n uint32) uint32
+
+func bytesPtr(b []byte) unsafe.Pointer  { return unsafe.Pointer(unsafe.SliceData(b)) }
+func stringPtr(s string) unsafe.Pointer { return unsafe.Pointer(unsafe.StringData(s)) }
+
+func hostWriteFrame(flags uint32, data []byte) uint32 {
+	return importWriteFrame(flags, bytesPtr(data), uint32(len(data)))
+}
+
+func hostDeliver(flags uint32, data []byte) uint32 {
+	return importDeliver(flags, bytesPtr(data), uint32(len(data)))
+}
+
+func hostClose(code uint32, reason string) uint32 {
+	return importClose(code, stringPtr(reason), uint32(len(reason)))
+}
+
+func hostGetAttr(key string, buf []byte) int32 {
+	return importGetAttr(stringPtr(key), uint32(len(key)), bytesPtr(buf), uint32(len(buf)))
+}
+
+func hostSetAttr(key string, value []byte) uint32 {
+	return importSetAttr(stringPtr(key), uint32(len(key)), bytesPtr(value), uint32(len(value)))
+}
+
+func hostDeleteAttr(key string) uint32 {
+	return importDeleteAttr(stringPtr(key), uint32(len(key)))
+}
+
+func hostArmTimer(id uint32, afterNs int64) uint32 { return importArmTimer(id, afterNs) }
+
+func hostLog(level uint32, msg string) { importLog(level, stringPtr(msg), uint32(len(msg))) }

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+
+	guest "github.com/edgews/edgews/guest-sdk"
+)
+
+var hoard [][]byte
+
+//go:noinline
+func recurse(n int) int {
+	if n == 0 {
+		return 1
+	}
+	return recurse(n-1) + recurse(n-1)
+}
+
+func inbound(m guest.Message) error {
+	if m.Binary {
+		return guest.Deliver(true, m.Data)
+	}
+	switch string(m.Data) {
+	case "loop":
+		for {
+		}
+	case "recurse":
+		_ = recurse(64)
+	case "bomb":
+		for {
+			hoard = append(hoard, make([]byte, 4<<20))
+		}
+	case "trap":
+		var b byte
+		p := (*byte)(unsafe.Add(unsafe.Pointer(&b), 0x7ff00000))
+		return guest.Deliver(false, []byte{*p})
+	case "badptr":
+		rawDeliver(0, 0xffffff00, 4096)
+		return nil
+	case "flood":
+		chunk := make([]byte, 64<<10)
+		for {
+			if err := guest.WriteFrame(true, chunk); err != nil {
+				return err
+			}
+		}
+	case "exit":
+		os.Exit(3)
+	case "panic":
+		panic("hostile panic")
+	case "error":
+		return errors.New("hostile error")
+	case "sleep":
+		time.Sleep(time.Minute)
+	case "print":
+		for i := 0; i < 5; i++ {
+			fmt.Println("hostile stdout line", i)
+			fmt.Fprintln(os.Stderr, "hostile stderr line", i)
+		}
+	case "attrs":
+		long := strings.Repeat("v", 300)
+		if err := guest.SetAttrString("long", long); err != nil {
+			return err
+		}
+		if err := guest.SetAttrString("short", "s"); err != nil {
+			return err
+		}
+		l, ok1 := guest.AttrString("long")
+		sh, ok2 := guest.AttrString("short")
+		if err := guest.DeleteAttr("short"); err != nil {
+			return err
+		}
+		_, ok3 := guest.Attr("short")
+		_, ok4 := guest.Attr("missing")
+		return guest.Deliver(false, []byte(fmt.Sprintf("%d %v %s %v %v %v", len(l), ok1 && l == long, sh, ok2, ok3, ok4)))
+	case "timer":
+		if err := guest.ArmTimer(7, 5*time.Second); err != nil {
+			return err
+		}
+		if err := guest.ArmTimer(8, time.Second); err != nil {
+			return err
+		}
+		return guest.CancelTimer(8)
+	case "close":
+		return guest.Close(4000, "bye")
+	case "badclose":
+		err := guest.Close(1005, "reserved")
+		return guest.Deliver(false, []byte(fmt.Sprint(err)))
+	case "log":
+		for _, l := range []uint32{guest.LevelDebug, guest.LevelInfo, guest.LevelWarn, guest.LevelError} {
+			guest.Log(l, fmt.Sprintf("hostile log level %d", l))
+		}
+	}
+	return guest.Deliver(false, m.Data)
+}
+
+func init() {
+	guest.Register(guest.Handlers{
+		Init: func(config string) error {
+			if config == "fail-init" {
+				return errors.New("init refused by config")
+			}
+			return nil
+		},
+		Inbound: inbound,
+		Timer: func(id uint32) error {
+			return guest.Deliver(false, []byte(fmt.Sprintf("timer %d", id)))
+		},
+	})
+}
+
+func main() {}

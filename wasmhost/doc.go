@@ -1,0 +1,85 @@
+// Package wasmhost runs edgews transcoders: WebAssembly modules that
+// rewrite every message of a socket on its way in and out, sandboxed, on
+// wazero. It implements the host side of ABI v1 (ABI.md; constants in
+// package abi) and is what the server calls for every message of a route
+// that has a transcoder.
+//
+// # Using it
+//
+// One Runtime per server, one Registry on it, one Transcoder handle per
+// configured name; the server keeps the handle on its routes and calls it
+// with a Host, its own per-socket adapter:
+//
+//	rt, _ := wasmhost.NewRuntime(ctx, wasmhost.RuntimeConfig{CacheDir: dir, Logger: log})
+//	reg := wasmhost.NewRegistry(rt)
+//	tr, err := reg.Set(ctx, "socketio", wasm, wasmhost.ModuleConfig{GuestConfig: cfg})
+//	...
+//	err = tr.Open(ctx, host, wasmhost.SocketInfo{...})   // once, after the upgrade
+//	err = tr.Inbound(ctx, host, binary, payload)           // per message from the browser
+//	err = tr.Outbound(ctx, host, binary, payload)          // per message to the browser
+//	err = tr.Timer(ctx, host, id)                          // when a timer the guest armed fires
+//	err = tr.Closed(ctx, host, code, reason)               // last call for the socket
+//	err = reg.Replace(ctx, "socketio", newWasm)            // hot swap (file watch, SIGHUP, admin PUT)
+//
+// A call's error is a *CallError: the server closes the socket it served
+// with CallError.CloseCode (1011) and CallError.Reason, and counts it from
+// Transcoder.Stats. Nothing a guest does can panic or stop the process.
+//
+// # Threads of control
+//
+// Calls for one socket must be serialised by the caller (the server's
+// read path does); calls for different sockets run concurrently on a pool
+// of instances per module, at most ModuleConfig.MaxInstances, created on
+// demand. A call takes an idle instance, runs on the calling goroutine and
+// gives the instance back; a call that finds none waits for one (or for its
+// context). Host methods are called on the calling goroutine, during the
+// call. Replace and Close wait for calls in flight; nothing else blocks.
+//
+// # The sandbox
+//
+// A module gets its own linear memory (capped by MaxMemoryPages), the ABI's
+// host functions (module "edgews_v1") and a WASI preview 1 module of which
+// only these functions do anything:
+//
+//	args_get, args_sizes_get, environ_get, environ_sizes_get  empty lists
+//	clock_time_get, clock_res_get                             realtime and monotonic clocks
+//	random_get                                                crypto/rand
+//	fd_write on 1 and 2                                       lines into the Logger, with the
+//	                                                          module's name, rate-limited
+//	fd_read on 0                                              end of file
+//	fd_fdstat_get, fd_fdstat_set_flags, fd_close on 0–2       character devices, no-ops
+//	fd_prestat_get, fd_prestat_dir_name                       EBADF: no preopened directories
+//	poll_oneoff                                               returns at once: clocks fire,
+//	                                                          file descriptors fail (EBADF)
+//	sched_yield                                               no-op
+//	proc_exit                                                 ends the call (KindTrap)
+//
+// Every other preview 1 function exists, so that Go's os package links,
+// and returns ENOSYS: there is no file system, no network, no environment
+// and no argument list. Memory pointers from the guest are bounds-checked
+// by every host function; out of range is a KindBadPointer failure of that
+// call (ABI functions) or EFAULT (WASI functions).
+//
+// Every call has a wall-clock budget (CallTimeout). Load rewrites each
+// module (package internal/instrument) so that every function entry and
+// loop head counts down a fuel global and calls back into the host every
+// few thousand checks; the host then stops the call if it is past its
+// budget or its context is done, and lets other goroutines run. So an
+// endless loop or runaway recursion costs at most its budget, and guests
+// can never hold all Go processors. Each call may also emit at most
+// MaxEmitBytes through WriteFrame and Deliver.
+//
+// A failed call throws its instance away (except a guest's own error
+// status, after which the instance is still sound); the slot is refilled
+// on demand. Guests keep per-socket state in attributes (Host.Attr and
+// SetAttr), never in instance memory, so any instance of any version of a
+// module can serve any socket. RATIONALE.md explains these choices.
+//
+// # Performance
+//
+// A call allocates nothing on the host: exports are resolved once per
+// instance, parameters travel on a reused stack, input is copied into a
+// buffer the guest keeps, and host functions find their call state through
+// the context wazero hands them. See bench_test.go and RATIONALE.md for
+// the figures.
+package wasmhost

@@ -1,0 +1,18 @@
+// Package harness loads a transcoder .wasm with the real host (package
+// wasmhost) and drives it like the server would — open a socket, pass
+// messages in and out, fire timers, close — recording every frame,
+// delivery, close request, attribute and timer. Transcoder authors use it
+// to test the built module without a server or a browser; the edgews tests
+// use it for every module they ship.
+//
+//	h, err := harness.LoadFile(ctx, "upper.wasm", harness.Options{})
+//	...
+//	defer h.Close()
+//	s := h.NewSocket(wasmhost.SocketInfo{ID: "s1", Path: "/ws"})
+//	if err := s.Open(); err != nil { ... }
+//	if err := s.Inbound(false, []byte("hi")); err != nil { ... }
+//	fmt.Println(s.Deliveries()) // [text "HI"]
+//
+// Timers run on a virtual clock per socket: Advance fires the timers that
+// come due, in order, so heartbeats test in microseconds.
+package harness

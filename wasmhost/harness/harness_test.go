@@ -1,0 +1,94 @@
+package harness_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/edgews/edgews/transcoders/buildwasm"
+	"github.com/edgews/edgews/transcoders/builtin"
+	"github.com/edgews/edgews/wasmhost"
+	"github.com/edgews/edgews/wasmhost/harness"
+)
+
+// Example drives the embedded Socket.IO transcoder through one EIO=4
+// socket: the open packet, a namespace connect and an event.
+func Example() {
+	ctx := context.Background()
+	h, err := harness.Load(ctx, builtin.SocketIO(), harness.Options{CacheDir: buildwasm.TestCacheDir()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer h.Close()
+	s := h.NewSocket(wasmhost.SocketInfo{ID: "s1", Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket"})
+	if err := s.Open(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = s.Inbound(false, []byte("40"))
+	_ = s.Inbound(false, []byte(`42["hello","world"]`))
+	for _, f := range s.Frames() {
+		fmt.Println("frame:", f)
+	}
+	for _, d := range s.Deliveries() {
+		fmt.Println("delivered:", d)
+	}
+	fmt.Println("timers:", s.Timers())
+	// Output:
+	// frame: text "0{\"sid\":\"s1\",\"upgrades\":[],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}"
+	// frame: text "40{\"sid\":\"s1#/\"}"
+	// delivered: text "{\"namespace\":\"/\",\"event\":\"hello\",\"args\":[\"world\"]}"
+	// timers: map[1:25s]
+}
+
+func TestLoadFileAndAdvance(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "socketio.wasm")
+	if err := os.WriteFile(path, builtin.SocketIO(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := harness.LoadFile(context.Background(), path, harness.Options{
+		CacheDir: buildwasm.TestCacheDir(),
+		Config:   wasmhost.ModuleConfig{GuestConfig: `{"pingInterval":100,"pingTimeout":50}`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	s := h.NewSocket(wasmhost.SocketInfo{ID: "s", RawQuery: "EIO=4&transport=websocket"})
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Inbound(false, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	s.TakeFrames()
+	// Two ping intervals answered, then silence: the socket is closed.
+	for i := 0; i < 2; i++ {
+		if err := s.Advance(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if f := s.TakeFrames(); len(f) != 1 || string(f[0].Data) != "2" {
+			t.Fatalf("ping %d: %v", i, f)
+		}
+		if err := s.Inbound(false, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Advance(200 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Closes(); len(c) != 1 || c[0].Code != 4000 {
+		t.Fatalf("closes = %v", c)
+	}
+	if ids := s.TimerIDs(); len(ids) != 0 {
+		t.Fatalf("timers left: %v", ids)
+	}
+	if _, err := harness.LoadFile(context.Background(), filepath.Join(t.TempDir(), "missing.wasm"), harness.Options{}); err == nil {
+		t.Fatal("loaded a missing file")
+	}
+}

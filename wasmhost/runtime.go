@@ -1,0 +1,232 @@
+package wasmhost
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/edgews/edgews/wasmhost/abi"
+	"github.com/edgews/edgews/wasmhost/internal/instrument"
+)
+
+// Runtime compiles and runs modules. One per server; safe for concurrent
+// use. It owns a wazero runtime with the host functions of the ABI and the
+// WASI subset already in place, and a compilation cache.
+type Runtime struct {
+	wz        wazero.Runtime
+	cache     wazero.CompilationCache
+	log       *slog.Logger
+	logLines  int
+	cacheDir  string // "" when the cache is in memory
+	compiler  bool
+	closeOnce chan struct{}
+
+	// compileMu serialises compilation. wazero v1.12 publishes a module
+	// loaded from the file cache before its entry preambles are built, so
+	// two concurrent compiles of the same bytes can hand one of them a
+	// module that panics when instantiated. Compiles are rare (load,
+	// replace), so one at a time costs nothing that matters.
+	compileMu sync.Mutex
+}
+
+// NewRuntime creates a Runtime. It uses wazero's optimizing compiler where
+// the platform has one (amd64, arm64) and its interpreter elsewhere.
+func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := &Runtime{log: log, logLines: cfg.GuestLogLines, closeOnce: make(chan struct{})}
+	if r.logLines <= 0 {
+		r.logLines = defaultGuestLogLines
+	}
+	r.cache, r.cacheDir = openCache(cfg.CacheDir, log)
+
+	wcfg := wazero.NewRuntimeConfig()
+	if cfg.Interpreter {
+		wcfg = wazero.NewRuntimeConfigInterpreter()
+	}
+	wcfg = wcfg.WithCoreFeatures(api.CoreFeaturesV2).WithCompilationCache(r.cache)
+	r.compiler = !cfg.Interpreter && compilerSupported()
+	r.wz = wazero.NewRuntimeWithConfig(ctx, wcfg)
+
+	if err := instantiateHostModule(ctx, r.wz); err != nil {
+		_ = r.wz.Close(ctx)
+		return nil, err
+	}
+	if err := instantiateWASI(ctx, r.wz); err != nil {
+		_ = r.wz.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}
+
+// openCache returns a compilation cache in dir, or an in-memory one when
+// dir is "" or unusable (logged).
+func openCache(dir string, log *slog.Logger) (wazero.CompilationCache, string) {
+	if dir == "" {
+		return wazero.NewCompilationCache(), ""
+	}
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp(dir, ".probe-*"); err == nil {
+			_ = f.Close()
+			err = os.Remove(f.Name())
+		}
+	}
+	var cache wazero.CompilationCache
+	if err == nil {
+		cache, err = wazero.NewCompilationCacheWithDir(dir)
+	}
+	if err != nil {
+		log.Warn("wasmhost: compilation cache directory unusable; caching in memory", "dir", dir, "err", err)
+		return wazero.NewCompilationCache(), ""
+	}
+	abs, _ := filepath.Abs(dir)
+	return cache, abs
+}
+
+// CacheDir returns the compilation cache directory in use, or "" when the
+// cache is in memory.
+func (r *Runtime) CacheDir() string { return r.cacheDir }
+
+// Compiler reports whether modules run as native code (wazero's optimizing
+// compiler) rather than interpreted.
+func (r *Runtime) Compiler() bool { return r.compiler }
+
+// Close closes the runtime and every module loaded into it. Modules should
+// be closed first (Module.Close waits for calls in flight; this does not).
+func (r *Runtime) Close(ctx context.Context) error {
+	select {
+	case <-r.closeOnce:
+		return nil
+	default:
+		close(r.closeOnce)
+	}
+	err := r.wz.Close(ctx)
+	if cerr := r.cache.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// requiredExports lists the guest exports every module must have, with
+// their parameter counts (all i32) and one i32 result.
+var requiredExports = []struct {
+	name   string
+	params int
+}{
+	{abi.ExportABIVersion, 0},
+	{abi.ExportAlloc, 1},
+	{abi.ExportInit, 1},
+	{abi.ExportOpen, 1},
+	{abi.ExportInbound, 2},
+	{abi.ExportOutbound, 2},
+	{abi.ExportClose, 2},
+	{abi.ExportTimer, 1},
+}
+
+// Load compiles wasm, checks it against the ABI, starts a first instance
+// (running the guest's initialisation, version check and init with
+// cfg.GuestConfig) and returns the module ready to serve calls.
+//
+// Errors wrap ErrInvalidModule (not a module, missing or mistyped exports,
+// imports the host does not provide, memory larger than the cap),
+// ErrABIVersion (naming both versions), ErrInit (the first instance failed
+// to start) or ErrConfig.
+func (r *Runtime) Load(ctx context.Context, name string, wasm []byte, cfg ModuleConfig) (*Module, error) {
+	select {
+	case <-r.closeOnce:
+		return nil, ErrClosed
+	default:
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ins, err := instrument.Instrument(wasm)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidModule, name, err)
+	}
+	r.compileMu.Lock()
+	compiled, err := r.wz.CompileModule(ctx, ins.Wasm)
+	r.compileMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidModule, name, err)
+	}
+	if err := checkCompiled(compiled, cfg); err != nil {
+		_ = compiled.Close(ctx)
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidModule, name, err)
+	}
+	m := newModule(r, name, compiled, cfg)
+	inst, err := m.pool.get(ctx, m)
+	if err != nil {
+		_ = compiled.Close(ctx)
+		return nil, err
+	}
+	m.pool.put(inst)
+	return m, nil
+}
+
+func checkCompiled(c wazero.CompiledModule, cfg ModuleConfig) error {
+	for _, f := range c.ImportedFunctions() {
+		mod, fname, _ := f.Import()
+		switch mod {
+		case abi.ImportModule:
+			if _, ok := hostFuncs[fname]; !ok {
+				return fmt.Errorf("imports %s.%s, which ABI %s does not have", mod, fname, abi.VersionString(abi.Version))
+			}
+		case wasiModule:
+			if _, ok := wasiFuncIndex[fname]; !ok {
+				return fmt.Errorf("imports %s.%s, which is not a WASI preview 1 function", mod, fname)
+			}
+		default:
+			return fmt.Errorf("imports from module %q; only %s and %s are available", mod, abi.ImportModule, wasiModule)
+		}
+	}
+	if len(c.ImportedMemories()) > 0 {
+		return fmt.Errorf("imports a memory; a guest must define and export its own")
+	}
+	mems := c.ExportedMemories()
+	mem, ok := mems[abi.ExportMemory]
+	if !ok {
+		return fmt.Errorf("does not export its memory as %q", abi.ExportMemory)
+	}
+	if mem.Min() > cfg.MaxMemoryPages {
+		return fmt.Errorf("needs %d memory pages at start; MaxMemoryPages is %d", mem.Min(), cfg.MaxMemoryPages)
+	}
+	funcs := c.ExportedFunctions()
+	for _, want := range requiredExports {
+		f, ok := funcs[want.name]
+		if !ok {
+			return fmt.Errorf("does not export %s", want.name)
+		}
+		if !allI32(f.ParamTypes(), want.params) || !allI32(f.ResultTypes(), 1) {
+			return fmt.Errorf("exports %s with signature %v -> %v; want %d i32 params -> i32", want.name, f.ParamTypes(), f.ResultTypes(), want.params)
+		}
+	}
+	if f, ok := funcs[abi.ExportInitialize]; ok && (len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0) {
+		return fmt.Errorf("exports %s with parameters or results", abi.ExportInitialize)
+	}
+	return nil
+}
+
+func allI32(types []api.ValueType, n int) bool {
+	if len(types) != n {
+		return false
+	}
+	for _, t := range types {
+		if t != api.ValueTypeI32 {
+			return false
+		}
+	}
+	return true
+}
