@@ -38,6 +38,8 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		switch {
 		case s.draining.Load():
 			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		case s.clusterDown.Load():
+			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "cluster_down"})
 		default:
 			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
 		}
@@ -63,6 +65,8 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		err = s.method(ctx, "GET", s.apiStats)
 	case path == "/api/v1/sockets":
 		err = s.method(ctx, "GET", s.apiSockets)
+	case path == "/api/v1/members":
+		err = s.method(ctx, "GET", s.apiMembers)
 	case path == "/api/v1/cascade":
 		switch string(ctx.Method()) {
 		case "GET":
@@ -312,5 +316,10 @@ func (s *Server) apiCascadeDelete(ctx *fasthttp.RequestCtx) error {
 		return err
 	}
 	writeJSON(ctx, fasthttp.StatusOK, map[string]int{"closed": n})
+	return nil
+}
+
+func (s *Server) apiMembers(ctx *fasthttp.RequestCtx) error {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"members": s.Members()})
 	return nil
 }

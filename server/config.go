@@ -39,6 +39,9 @@ type Config struct {
 	Cascade CascadeConfig `yaml:"cascade" reload:"true"`
 	// Webhook posts connect/close/message events to a backend.
 	Webhook WebhookConfig `yaml:"webhook"`
+	// Cluster joins this node to others (serf gossip) so exists, send,
+	// session invalidation and stats work across nodes.
+	Cluster ClusterConfig `yaml:"cluster"`
 	// DrainTimeout is how long shutdown waits for sockets to close after
 	// sending them 1001.
 	DrainTimeout time.Duration `yaml:"drain_timeout" reload:"true"`
@@ -271,6 +274,65 @@ type ContextCascadeConfig struct {
 	Users map[string]bool `yaml:"users"`
 }
 
+// ClusterConfig configures clustering; empty Bind runs a single node.
+type ClusterConfig struct {
+	// Bind is the host:port this node gossips on (UDP and TCP); the host
+	// must be an IP address. Empty: no cluster.
+	Bind string `yaml:"bind"`
+	// Advertise is the host:port other nodes reach this node's gossip at
+	// (default: Bind).
+	Advertise string `yaml:"advertise"`
+	// Join lists host:port gossip addresses of nodes to join at start;
+	// joining is retried in the background until one answers.
+	Join []string `yaml:"join"`
+	// EncryptKey is a base64 16, 24 or 32 byte key: all gossip is encrypted
+	// and authenticated with it, and node-to-node payload requests are
+	// signed with a key derived from it. Required off loopback. Every node
+	// needs the same key.
+	EncryptKey string `yaml:"encrypt_key"`
+	// EncryptKeyFile reads EncryptKey from a file instead.
+	EncryptKeyFile string `yaml:"encrypt_key_file"`
+	// InternalBind is the host:port of the node-to-node payload path
+	// (HTTP). Default: the host of Bind with a free port; it is advertised
+	// to the other nodes.
+	InternalBind string `yaml:"internal_bind"`
+	// InternalAdvertise is the host:port other nodes reach the payload path
+	// at (default: the advertised gossip host with the bound port).
+	InternalAdvertise string `yaml:"internal_advertise"`
+	// ExistsTimeout bounds a cluster-wide exists; on a healthy cluster it
+	// returns long before (as soon as one node says yes, or all said no).
+	ExistsTimeout time.Duration `yaml:"exists_timeout"`
+	// FailedQueueGrace keeps the queue of a node declared failed this long,
+	// in case it was only unreachable; then its messages are dropped and
+	// counted.
+	FailedQueueGrace time.Duration `yaml:"failed_queue_grace"`
+	// LeaveTimeout bounds flushing the remote queues and announcing the
+	// leave on shutdown (after the sockets are drained).
+	LeaveTimeout time.Duration `yaml:"leave_timeout"`
+	// ReconnectInterval is how often this node tries to reach members it
+	// declared failed (how soon a healed partition is noticed).
+	ReconnectInterval time.Duration `yaml:"reconnect_interval"`
+	// Remote holds the remote queue settings (reloadable), named after the
+	// Open-Xchange remote communication settings.
+	Remote RemoteQueueConfig `yaml:"remote" reload:"true"`
+}
+
+// RemoteQueueConfig controls the queues of messages bound for other nodes,
+// one per destination.
+type RemoteQueueConfig struct {
+	// Delay is how long a message waits for more to batch with; 0 sends at once.
+	Delay time.Duration `yaml:"delay"`
+	// MaxDelay is the most any message waits (at least Delay).
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// TimerFrequency is how often waiting messages are checked for being due.
+	TimerFrequency time.Duration `yaml:"timer_frequency"`
+	// MaxMessages bounds each destination's queue; overflow is dropped for
+	// that destination, counted and logged.
+	MaxMessages int `yaml:"max_messages"`
+	// MaxBytes bounds each destination's queued bytes.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+}
+
 // WebhookConfig configures the built-in webhook listener.
 type WebhookConfig struct {
 	// URL receives POSTed batches of events; empty disables the webhook.
@@ -318,6 +380,19 @@ func DefaultConfig() Config {
 			OnQueueFull:      "close",
 		},
 		Cascade: CascadeConfig{Enabled: boolPtr(true), ContextSetAttribute: "context_sets"},
+		Cluster: ClusterConfig{
+			ExistsTimeout:     time.Second,
+			FailedQueueGrace:  30 * time.Second,
+			LeaveTimeout:      5 * time.Second,
+			ReconnectInterval: 10 * time.Second,
+			Remote: RemoteQueueConfig{
+				Delay:          5 * time.Millisecond,
+				MaxDelay:       20 * time.Millisecond,
+				TimerFrequency: 2 * time.Millisecond,
+				MaxMessages:    100_000,
+				MaxBytes:       64 << 20,
+			},
+		},
 		Webhook: WebhookConfig{
 			Events:        []string{"connect", "close", "message"},
 			BatchSize:     100,

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/edgews/edgews/gossip"
 	"github.com/edgews/edgews/server/session"
 )
 
@@ -32,6 +33,11 @@ type metrics struct {
 	sessions *prometheus.Desc
 	users    *prometheus.Desc
 	verifier *prometheus.Desc
+	cluster  *prometheus.Desc
+	queue    *prometheus.Desc
+	members  *prometheus.Desc
+	existsH  *prometheus.Desc
+	batchH   *prometheus.Desc
 }
 
 func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
@@ -58,6 +64,11 @@ func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 		sessions: prometheus.NewDesc("edgews_sessions", "Sessions with at least one open socket.", nil, nil),
 		users:    prometheus.NewDesc("edgews_users", "Users with at least one open socket.", nil, nil),
 		verifier: prometheus.NewDesc("edgews_http_verifier_total", "http verifier activity: backend calls, cache hits, coalesced waits, rejections, unavailable answers.", []string{"kind"}, nil),
+		cluster:  prometheus.NewDesc("edgews_cluster_events_total", "Cluster layer counters by kind (messages_queued, messages_sent, drops_overflow, drops_node_gone, auth_failures, exists_queries, ...).", []string{"kind"}, nil),
+		queue:    prometheus.NewDesc("edgews_cluster_queue_messages", "Messages waiting in the remote queue for each member.", []string{"member"}, nil),
+		members:  prometheus.NewDesc("edgews_cluster_members", "Cluster members by status as this node sees them.", []string{"status"}, nil),
+		existsH:  prometheus.NewDesc("edgews_cluster_exists_seconds", "Latency of cluster-wide exists queries.", nil, nil),
+		batchH:   prometheus.NewDesc("edgews_cluster_batch_seconds", "Round trip of remote-queue batches.", nil, nil),
 	}
 	reg.MustRegister(m, m.verify, m.webhook)
 	// Process and Go runtime metrics, unless the caller's registry has them.
@@ -81,7 +92,7 @@ func (m *metrics) observeVerify(d time.Duration, err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.events, m.rejected, m.sessions, m.users, m.verifier} {
+	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.events, m.rejected, m.sessions, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH} {
 		ch <- d
 	}
 }
@@ -118,6 +129,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	sessions, users := m.s.reg.counts()
 	ch <- prometheus.MustNewConstMetric(m.sessions, gauge, float64(sessions))
 	ch <- prometheus.MustNewConstMetric(m.users, gauge, float64(users))
+	if n := m.s.cluster; n != nil {
+		m.collectCluster(ch, n)
+	}
 	if h, ok := m.s.verifier().(*session.HTTP); ok {
 		for kind, v := range map[string]uint64{
 			"call":        h.Stats.Calls.Load(),
@@ -129,4 +143,50 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.verifier, counter, float64(v), kind)
 		}
 	}
+}
+
+func (m *metrics) collectCluster(ch chan<- prometheus.Metric, n *gossip.Node) {
+	mt := n.Metrics()
+	for kind, v := range map[string]uint64{
+		"messages_queued": mt.MessagesQueued, "messages_sent": mt.MessagesSent, "bytes_sent": mt.BytesSent,
+		"batches_sent": mt.BatchesSent, "batch_retries": mt.BatchRetries,
+		"drops_overflow": mt.DropsOverflow, "drops_node_gone": mt.DropsNodeGone, "drops_rejected": mt.DropsRejected, "drops_shutdown": mt.DropsShutdown,
+		"batches_received": mt.BatchesReceived, "messages_received": mt.MessagesReceived, "duplicate_batches": mt.DuplicateBatches,
+		"deliver_errors": mt.DeliverErrors, "auth_failures": mt.AuthFailures, "bad_requests": mt.BadRequests, "peer_auth_rejections": mt.PeerAuthRejection,
+		"exists_queries": mt.ExistsQueries, "exists_found": mt.ExistsFound, "exists_incomplete": mt.ExistsIncomplete,
+		"queries_answered": mt.QueriesAnswered, "queries_overloaded": mt.QueriesOverloaded,
+		"rpc_calls": mt.RPCCalls, "rpc_errors": mt.RPCErrors,
+		"join_attempts": mt.JoinAttempts, "join_failures": mt.JoinFailures,
+		"member_joins": mt.MemberJoins, "member_failures": mt.MemberFailures, "member_leaves": mt.MemberLeaves,
+	} {
+		ch <- prometheus.MustNewConstMetric(m.cluster, prometheus.CounterValue, float64(v), kind)
+	}
+	for _, p := range mt.Peers {
+		ch <- prometheus.MustNewConstMetric(m.queue, prometheus.GaugeValue, float64(p.QueueMessages+p.InFlight), p.Name)
+	}
+	byStatus := map[string]int{"alive": 0, "leaving": 0, "left": 0, "failed": 0}
+	for _, mem := range n.Members() {
+		byStatus[mem.Status.String()]++
+	}
+	for st, c := range byStatus {
+		ch <- prometheus.MustNewConstMetric(m.members, prometheus.GaugeValue, float64(c), st)
+	}
+	for _, h := range []struct {
+		d    *prometheus.Desc
+		hist gossip.Histogram
+	}{{m.existsH, mt.ExistsLatency}, {m.batchH, mt.BatchLatency}} {
+		if hm, err := constHistogram(h.d, h.hist); err == nil {
+			ch <- hm
+		}
+	}
+}
+
+func constHistogram(d *prometheus.Desc, h gossip.Histogram) (prometheus.Metric, error) {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		if i < len(h.Cumulative) {
+			buckets[b] = h.Cumulative[i]
+		}
+	}
+	return prometheus.NewConstHistogram(d, h.Count, h.Sum, buckets)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgews/edgews/gossip"
 	"github.com/edgews/edgews/server/internal/netpoll"
 	"github.com/edgews/edgews/server/session"
 )
@@ -66,6 +67,9 @@ type Server struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	nodeName string
+	cluster  *gossip.Node // nil: single node
+
+	clusterDown atomic.Bool // the cluster layer stopped on its own
 }
 
 type verifierBox struct{ v session.Verifier }
@@ -74,6 +78,7 @@ type verifierBox struct{ v session.Verifier }
 type Option func(*options)
 
 type options struct {
+	version  string
 	logger   *slog.Logger
 	verifier session.Verifier
 	listen   []Listener
@@ -81,6 +86,9 @@ type options struct {
 	poller   bool
 	pollerOn bool
 }
+
+// WithVersion sets the version advertised to other cluster nodes.
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
 
 // WithLogger sets the logger (default: slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -348,6 +356,16 @@ func (s *Server) Start() error {
 	if s.webhook != nil {
 		s.webhook.start()
 	}
+	if err := s.startCluster(s.opts.version); err != nil {
+		s.stopped.Store(true)
+		s.cancel()
+		_ = s.ln.Close()
+		if s.adminLn != nil {
+			_ = s.adminSrv.Shutdown()
+		}
+		s.wg.Wait()
+		return err
+	}
 	attrs := []any{"listen", ln.Addr().String(), "tls", s.certs != nil, "node", s.nodeName, "verifier", cfg.Session.Verifier,
 		"routes", len(cfg.Routes), "epoll", s.poller != nil}
 	if s.adminLn != nil {
@@ -425,6 +443,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 done:
+	s.leaveCluster()
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = s.httpSrv.ShutdownWithContext(sctx)
 	scancel()
@@ -488,6 +507,19 @@ func (s *Server) Reload(cfg Config) (restartNeeded []string, err error) {
 	if cfg.Limits.MaxHeaderBytes != old.Limits.MaxHeaderBytes || cfg.Limits.HandshakeTimeout != old.Limits.HandshakeTimeout {
 		restartNeeded = append(restartNeeded, "limits.max_header_bytes/handshake_timeout")
 		cfg.Limits.MaxHeaderBytes, cfg.Limits.HandshakeTimeout = old.Limits.MaxHeaderBytes, old.Limits.HandshakeTimeout
+	}
+	oldCluster, newCluster := old.Cluster, cfg.Cluster
+	oldCluster.Remote, newCluster.Remote = RemoteQueueConfig{}, RemoteQueueConfig{}
+	if !reflect.DeepEqual(oldCluster, newCluster) {
+		restartNeeded = append(restartNeeded, "cluster")
+		remote := cfg.Cluster.Remote
+		cfg.Cluster = old.Cluster
+		cfg.Cluster.Remote = remote
+	}
+	if s.cluster != nil {
+		if err := s.cluster.SetQueueSettings(queueSettings(cfg.Cluster.Remote)); err != nil {
+			return nil, fmt.Errorf("%w: cluster.remote: %w", ErrConfig, err)
+		}
 	}
 	if err := s.applyConfig(&cfg); err != nil {
 		return nil, err

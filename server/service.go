@@ -48,13 +48,23 @@ type ExistsResult struct {
 }
 
 // Exists reports whether the user has an open socket matching the target.
+// On a clustered node (unless t.Local) it answers for the whole cluster: a
+// local socket answers at once (Complete false: other nodes were not
+// asked); otherwise the other nodes are asked and the answer comes as soon
+// as one says yes or every live one said no.
 func (s *Server) Exists(ctx context.Context, t Target) (ExistsResult, error) {
 	f, err := t.filter()
 	if err != nil {
 		return ExistsResult{}, err
 	}
 	n := s.reg.count(t.Context, t.User, f)
-	return ExistsResult{Exists: n > 0, Sockets: n, Complete: true}, nil
+	if s.cluster == nil || t.Local {
+		return ExistsResult{Exists: n > 0, Sockets: n, Complete: true}, nil
+	}
+	if n > 0 {
+		return ExistsResult{Exists: true, Sockets: n, Complete: false}, nil
+	}
+	return s.existsCluster(ctx, t)
 }
 
 // SendResult answers Send.
@@ -65,9 +75,10 @@ type SendResult struct {
 	Nodes int `json:"nodes"`
 }
 
-// Send queues m for every socket matching the target. It never blocks on
-// the network; a socket whose queue cannot take the message is handled by
-// limits.on_queue_full and counted.
+// Send queues m for every socket matching the target, on every node of the
+// cluster unless t.Local. It never blocks on the network; a socket whose
+// queue cannot take the message is handled by limits.on_queue_full, and a
+// node whose remote queue is full drops it; both are counted.
 func (s *Server) Send(ctx context.Context, t Target, m Message) (SendResult, error) {
 	f, err := t.filter()
 	if err != nil {
@@ -76,33 +87,49 @@ func (s *Server) Send(ctx context.Context, t Target, m Message) (SendResult, err
 	if m.Type != TextMessage && m.Type != BinaryMessage {
 		return SendResult{}, fmt.Errorf("%w: message type %d", ErrInvalidTarget, m.Type)
 	}
-	return SendResult{Sockets: s.sendLocal(t.Context, t.User, f, m)}, nil
+	data := append([]byte(nil), m.Data...) // shared by every socket and node from here on
+	res := SendResult{Sockets: s.sendShared(t.Context, t.User, f, m.Type, data)}
+	if s.cluster != nil && !t.Local {
+		nodes, err := s.sendCluster(ctx, t, Message{Type: m.Type, Data: data})
+		res.Nodes = nodes
+		if err != nil {
+			s.log.Warn("send: not queued for every node", "error", err)
+		}
+	}
+	return res, nil
 }
 
-// sendLocal queues m on the matching local sockets and returns how many
-// took it. The payload is copied once and shared.
-func (s *Server) sendLocal(context, user string, f pathfilter.Filter, m Message) int {
-	socks := s.reg.userSockets(context, user, f)
-	if len(socks) == 0 {
-		return 0
-	}
-	data := append([]byte(nil), m.Data...)
+// sendShared queues data (which it may keep) on the matching local sockets
+// and returns how many took it.
+func (s *Server) sendShared(context, user string, f pathfilter.Filter, t MessageType, data []byte) int {
 	n := 0
-	for _, sock := range socks {
-		if s.outbound(sock, m.Type, data, true) == nil {
+	for _, sock := range s.reg.userSockets(context, user, f) {
+		if s.outbound(sock, t, data, true) == nil {
 			n++
 		}
 	}
 	return n
 }
 
-// CloseSession closes every socket bound to the session (close 4401) and
-// tells a caching verifier to forget it. It returns how many sockets it
-// closed.
+// CloseSession closes every socket bound to the session (close 4401), on
+// every node unless local, and tells a caching verifier to forget it. It
+// returns how many sockets it closed.
 func (s *Server) CloseSession(ctx context.Context, id string, local bool) (int, error) {
 	if id == "" {
 		return 0, fmt.Errorf("%w: session id is required", ErrInvalidTarget)
 	}
+	n := s.closeSessionLocal(id)
+	if s.cluster != nil && !local {
+		m, err := s.cluster.CloseSession(ctx, id)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (s *Server) closeSessionLocal(id string) int {
 	if inv, ok := s.verifier().(session.Invalidator); ok {
 		inv.Invalidate(id)
 	}
@@ -113,7 +140,7 @@ func (s *Server) CloseSession(ctx context.Context, id string, local bool) (int, 
 	if len(socks) > 0 {
 		s.log.Info("session invalidated", "session", id, "sockets", len(socks))
 	}
-	return len(socks), nil
+	return len(socks)
 }
 
 // SocketInfo describes an open socket (for listings).

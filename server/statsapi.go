@@ -77,7 +77,10 @@ func (s *Server) LocalStats() Stats {
 // Stats returns the node's stats (the cluster's, summed, on clustered
 // nodes unless local).
 func (s *Server) Stats(ctx context.Context, local bool) (Stats, error) {
-	return s.LocalStats(), nil
+	if s.cluster == nil || local {
+		return s.LocalStats(), nil
+	}
+	return s.statsCluster(ctx)
 }
 
 // Add sums o into st (cluster totals).

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,9 @@ func (c *Config) validate(customVerifier bool) error {
 
 	if err := checkHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
+	}
+	if len(c.NodeName) > 64 || strings.ContainsAny(c.NodeName, " \t\n/") {
+		bad("node_name", "%q must be at most 64 bytes without spaces or slashes", c.NodeName)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file must be set together")
@@ -200,6 +204,47 @@ func (c *Config) validate(customVerifier bool) error {
 		}
 		if w.BatchSize <= 0 || w.QueueSize <= 0 || w.BatchInterval <= 0 || w.Timeout <= 0 || w.MaxRetries < 0 {
 			bad("webhook", "batch_size, queue_size, batch_interval and timeout must be positive, max_retries not negative")
+		}
+	}
+	// Cluster.
+	if cl := c.Cluster; cl.Bind != "" {
+		for _, a := range []struct{ key, v string }{
+			{"cluster.bind", cl.Bind}, {"cluster.advertise", cl.Advertise},
+			{"cluster.internal_bind", cl.InternalBind}, {"cluster.internal_advertise", cl.InternalAdvertise},
+		} {
+			if a.v != "" {
+				if err := checkHostPort(a.v); err != nil {
+					bad(a.key, "%v", err)
+				}
+			}
+		}
+		for i, j := range cl.Join {
+			if err := checkHostPort(j); err != nil {
+				bad(fmt.Sprintf("cluster.join[%d]", i), "%v", err)
+			}
+		}
+		if cl.EncryptKey != "" && cl.EncryptKeyFile != "" {
+			bad("cluster.encrypt_key", "set encrypt_key or encrypt_key_file, not both")
+		}
+		if cl.EncryptKeyFile != "" {
+			if _, err := os.ReadFile(cl.EncryptKeyFile); err != nil {
+				bad("cluster.encrypt_key_file", "%v", err)
+			}
+		}
+		if cl.EncryptKey != "" {
+			if k, err := base64.StdEncoding.DecodeString(cl.EncryptKey); err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+				bad("cluster.encrypt_key", "must be the base64 encoding of 16, 24 or 32 bytes (try: head -c 32 /dev/urandom | base64)")
+			}
+		}
+		if cl.EncryptKey == "" && cl.EncryptKeyFile == "" && (!isLoopbackAddr(cl.Bind) || (cl.InternalBind != "" && !isLoopbackAddr(cl.InternalBind))) {
+			bad("cluster.encrypt_key", "required when the cluster binds a non-loopback address (%s)", cl.Bind)
+		}
+		r := cl.Remote
+		if r.Delay < 0 || r.MaxDelay < r.Delay || r.TimerFrequency <= 0 || r.MaxMessages <= 0 || r.MaxBytes <= 0 {
+			bad("cluster.remote", "delay >= 0, max_delay >= delay, timer_frequency > 0, max_messages and max_bytes > 0")
+		}
+		if cl.ExistsTimeout <= 0 || cl.LeaveTimeout <= 0 || cl.ReconnectInterval <= 0 || cl.FailedQueueGrace < 0 {
+			bad("cluster", "exists_timeout, leave_timeout and reconnect_interval must be positive, failed_queue_grace not negative")
 		}
 	}
 	if c.DrainTimeout < 0 {

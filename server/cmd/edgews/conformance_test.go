@@ -68,10 +68,3 @@ func TestConformanceGate(t *testing.T) {
 		}
 	}
 }
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}

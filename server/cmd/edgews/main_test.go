@@ -22,6 +22,9 @@ var binary string
 
 // TestMain builds the real edgews binary once for the process tests.
 func TestMain(m *testing.M) {
+	if url := os.Getenv("EDGEWS_TEST_WSCLIENT"); url != "" {
+		os.Exit(wsClientMain(url))
+	}
 	dir, err := os.MkdirTemp("", "edgews-bin")
 	if err != nil {
 		panic(err)

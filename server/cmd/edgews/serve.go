@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -43,6 +42,12 @@ type serveFlags struct {
 	logLevel    string
 	logFormat   string
 	nodeName    string
+
+	clusterBind         string
+	clusterAdvertise    string
+	clusterJoin         []string
+	clusterKey          string
+	clusterInternalBind string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet) {
@@ -53,7 +58,12 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.dev, "dev", false, "dev mode: dev verifier, POST /dev/login, demo page; never in production (env EDGEWS_DEV)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info; env EDGEWS_LOG_LEVEL)")
 	fs.StringVar(&f.logFormat, "log-format", "", "text or json (default text; env EDGEWS_LOG_FORMAT)")
-	fs.StringVar(&f.nodeName, "node-name", "", "this node's name (default: host name; env EDGEWS_NODE_NAME)")
+	fs.StringVar(&f.nodeName, "node-name", "", "this node's name, unique in the cluster (default: host name; env EDGEWS_NODE_NAME)")
+	fs.StringVar(&f.clusterBind, "cluster-bind", "", "host:port to gossip on; enables clustering (env EDGEWS_CLUSTER_BIND)")
+	fs.StringVar(&f.clusterAdvertise, "cluster-advertise", "", "host:port other nodes reach this node's gossip at (default: --cluster-bind; env EDGEWS_CLUSTER_ADVERTISE)")
+	fs.StringArrayVar(&f.clusterJoin, "cluster-join", nil, "host:port of a node to join; repeatable; retried until one answers (env EDGEWS_CLUSTER_JOIN, comma separated)")
+	fs.StringVar(&f.clusterKey, "cluster-key", "", "base64 16/24/32-byte key encrypting all gossip; required off loopback (env EDGEWS_CLUSTER_KEY)")
+	fs.StringVar(&f.clusterInternalBind, "cluster-internal-bind", "", "host:port of the node-to-node payload path (default: the gossip host, a free port; env EDGEWS_CLUSTER_INTERNAL_BIND)")
 }
 
 // fromEnv fills flags not given on the command line from EDGEWS_* variables.
@@ -65,8 +75,14 @@ func fromEnv(fs *pflag.FlagSet) error {
 		}
 		name := "EDGEWS_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
 		if v, ok := os.LookupEnv(name); ok {
-			if e := fs.Set(fl.Name, v); e != nil {
-				err = fmt.Errorf("environment %s=%q: %w", name, v, e)
+			values := []string{v}
+			if fl.Value.Type() == "stringArray" {
+				values = strings.Split(v, ",")
+			}
+			for _, one := range values {
+				if e := fs.Set(fl.Name, strings.TrimSpace(one)); e != nil {
+					err = fmt.Errorf("environment %s=%q: %w", name, v, e)
+				}
 			}
 		}
 	})
@@ -110,6 +126,21 @@ func (f *serveFlags) loadConfig(fs *pflag.FlagSet) (server.Config, error) {
 	if fs.Changed("node-name") {
 		cfg.NodeName = f.nodeName
 	}
+	if fs.Changed("cluster-bind") {
+		cfg.Cluster.Bind = f.clusterBind
+	}
+	if fs.Changed("cluster-advertise") {
+		cfg.Cluster.Advertise = f.clusterAdvertise
+	}
+	if fs.Changed("cluster-join") {
+		cfg.Cluster.Join = f.clusterJoin
+	}
+	if fs.Changed("cluster-key") {
+		cfg.Cluster.EncryptKey, cfg.Cluster.EncryptKeyFile = f.clusterKey, ""
+	}
+	if fs.Changed("cluster-internal-bind") {
+		cfg.Cluster.InternalBind = f.clusterInternalBind
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -134,7 +165,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	var level slog.LevelVar
 	log := newLogger(cfg, &level)
 	log.Info("edgews", "version", buildVersion(), "config", orNone(f.config), "dev", cfg.Dev)
-	srv, err := server.New(cfg, server.WithLogger(log))
+	srv, err := server.New(cfg, server.WithLogger(log), server.WithVersion(buildVersion()))
 	if err != nil {
 		return err
 	}
@@ -212,8 +243,8 @@ With no flags it starts in dev mode on :8080 (admin API on 127.0.0.1:8081).`,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "edgews", buildVersion()) },
 	})
 	root.AddCommand(newConfigCmd())
+	for _, c := range newClientCmds() {
+		root.AddCommand(c)
+	}
 	return root
 }
-
-// errExit carries a process exit status for client commands.
-var errExit = errors.New("exit")
