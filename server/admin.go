@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -67,6 +68,10 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 		err = s.method(ctx, "GET", s.apiSockets)
 	case path == "/api/v1/members":
 		err = s.method(ctx, "GET", s.apiMembers)
+	case path == "/api/v1/transcoders":
+		err = s.method(ctx, "GET", s.apiTranscoders)
+	case strings.HasPrefix(path, "/api/v1/transcoders/"):
+		err = s.method(ctx, "PUT", s.apiReplaceTranscoder)
 	case path == "/api/v1/cascade":
 		switch string(ctx.Method()) {
 		case "GET":
@@ -321,5 +326,40 @@ func (s *Server) apiCascadeDelete(ctx *fasthttp.RequestCtx) error {
 
 func (s *Server) apiMembers(ctx *fasthttp.RequestCtx) error {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"members": s.Members()})
+	return nil
+}
+
+func (s *Server) apiTranscoders(ctx *fasthttp.RequestCtx) error {
+	list := s.Transcoders()
+	if list == nil {
+		list = []TranscoderInfo{}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{"transcoders": list})
+	return nil
+}
+
+// apiReplaceTranscoder swaps a transcoder for the uploaded module (the body
+// is the .wasm). The new module is compiled and validated first; if it is
+// refused the old one keeps serving and the answer says why (422).
+func (s *Server) apiReplaceTranscoder(ctx *fasthttp.RequestCtx) error {
+	name := strings.TrimPrefix(string(ctx.Path()), "/api/v1/transcoders/")
+	if name == "" || strings.Contains(name, "/") {
+		return badRequest("expected /api/v1/transcoders/{name}")
+	}
+	body := ctx.PostBody()
+	if len(body) == 0 {
+		return badRequest("the request body must be the .wasm module")
+	}
+	wasm := append([]byte(nil), body...)
+	rctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+	defer cancel()
+	hash, err := s.replaceTranscoder(rctx, name, wasm)
+	switch {
+	case errors.Is(err, ErrInvalidTarget):
+		return &apiError{fasthttp.StatusNotFound, err.Error()}
+	case err != nil:
+		return &apiError{fasthttp.StatusUnprocessableEntity, "module refused; the current one keeps serving: " + err.Error()}
+	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"transcoder": name, "sha256": hash, "status": "swapped"})
 	return nil
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -42,6 +44,10 @@ type Config struct {
 	// Cluster joins this node to others (serf gossip) so exists, send,
 	// session invalidation and stats work across nodes.
 	Cluster ClusterConfig `yaml:"cluster"`
+	// Transcoders are the WASM modules routes can use, by name.
+	Transcoders map[string]TranscoderConfig `yaml:"transcoders" reload:"true"`
+	// WASM configures the WebAssembly runtime.
+	WASM WASMConfig `yaml:"wasm"`
 	// DrainTimeout is how long shutdown waits for sockets to close after
 	// sending them 1001.
 	DrainTimeout time.Duration `yaml:"drain_timeout" reload:"true"`
@@ -274,6 +280,36 @@ type ContextCascadeConfig struct {
 	Users map[string]bool `yaml:"users"`
 }
 
+// TranscoderConfig is one WASM transcoder module.
+type TranscoderConfig struct {
+	// File is a .wasm file (ABI v1). Set File or Builtin.
+	File string `yaml:"file"`
+	// Builtin names a module embedded in the binary: identity or socketio.
+	Builtin string `yaml:"builtin"`
+	// Config is an opaque string handed to every instance of the module at
+	// start (the socketio module reads JSON: pingInterval, pingTimeout, maxPayload).
+	Config string `yaml:"config"`
+	// Watch reloads the module when File changes (checked every 2s).
+	Watch bool `yaml:"watch"`
+	// CallTimeout is the wall-clock budget of one call (default 250ms); a
+	// call over it fails and its socket is closed with 1011.
+	CallTimeout time.Duration `yaml:"call_timeout"`
+	// MaxMemory caps each instance's linear memory (default 32MiB).
+	MaxMemory ByteSize `yaml:"max_memory"`
+	// MaxEmit caps the bytes one call may write and deliver (default 4MiB).
+	MaxEmit ByteSize `yaml:"max_emit"`
+	// MaxInstances bounds the module's instance pool (default 2 per CPU).
+	MaxInstances int `yaml:"max_instances"`
+}
+
+// WASMConfig configures the WebAssembly runtime.
+type WASMConfig struct {
+	// CacheDir keeps compiled modules across restarts ("" keeps them in
+	// memory only). Default: $XDG_CACHE_HOME/edgews/wazero or
+	// ~/.cache/edgews/wazero. An unusable directory falls back to memory.
+	CacheDir string `yaml:"cache_dir"`
+}
+
 // ClusterConfig configures clustering; empty Bind runs a single node.
 type ClusterConfig struct {
 	// Bind is the host:port this node gossips on (UDP and TCP); the host
@@ -356,6 +392,18 @@ type WebhookConfig struct {
 
 func boolPtr(b bool) *bool { return &b }
 
+func defaultWASMCacheDir() string {
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "edgews", "wazero")
+}
+
 // DefaultConfig returns the production defaults. It has no routes and no
 // verifier: a production config must name them.
 func DefaultConfig() Config {
@@ -363,6 +411,7 @@ func DefaultConfig() Config {
 		Listen:       ":8080",
 		Admin:        AdminConfig{Listen: "127.0.0.1:8081"},
 		Log:          LogConfig{Level: "info", Format: "text"},
+		WASM:         WASMConfig{CacheDir: defaultWASMCacheDir()},
 		Session:      SessionConfig{Param: "session", VerifyTimeout: 5 * time.Second},
 		DrainTimeout: 10 * time.Second,
 		Limits: LimitsConfig{
@@ -405,8 +454,9 @@ func DefaultConfig() Config {
 }
 
 // DevConfig is what `edgews` runs with no configuration: dev mode, the dev
-// verifier, a plain route /ws and an echo route /echo, the admin API on
-// loopback without a token. The Origin check stays on.
+// verifier, a plain route /ws, an echo route /echo and Socket.IO on
+// /socket.io/* (the embedded socketio transcoder), the admin API on loopback
+// without a token. The Origin check stays on.
 func DevConfig() Config {
 	c := DefaultConfig()
 	c.Dev = true
@@ -414,6 +464,8 @@ func DevConfig() Config {
 	c.Routes = []RouteConfig{
 		{Path: "/ws"},
 		{Path: "/echo", Echo: true},
+		{Path: "/socket.io/*", Transcoder: "socketio"},
 	}
+	c.Transcoders = map[string]TranscoderConfig{"socketio": {Builtin: "socketio"}}
 	return c
 }

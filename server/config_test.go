@@ -56,7 +56,7 @@ cascade:
 	}
 	// dev: true starts from the dev defaults.
 	dev, err := ParseConfig([]byte("dev: true\n"))
-	if err != nil || dev.Session.Verifier != "dev" || len(dev.Routes) != 2 || dev.Validate() != nil {
+	if err != nil || dev.Session.Verifier != "dev" || len(dev.Routes) != 3 || dev.Validate() != nil {
 		t.Fatalf("dev file: %+v %v", dev, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,10 +35,19 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// wasmCompileMu serializes server construction when transcoders are
+// configured: wazero v1.12 can hand out a broken module when two runtimes
+// compile the same bytes into one cache directory at once.
+var wasmCompileMu sync.Mutex
+
 // startServer starts a dev-mode server; mutate adjusts the config first.
+// The dev config's Socket.IO route is left out unless mutate adds it back
+// (compiling the module costs time every test would pay).
 func startServer(t *testing.T, mutate func(*Config), opts ...Option) *testServer {
 	t.Helper()
 	cfg := DevConfig()
+	cfg.Routes = cfg.Routes[:2]
+	cfg.Transcoders = nil
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.NodeName = "test"
@@ -46,6 +56,10 @@ func startServer(t *testing.T, mutate func(*Config), opts ...Option) *testServer
 		mutate(&cfg)
 	}
 	opts = append([]Option{WithLogger(testLogger(t))}, opts...)
+	if len(cfg.Transcoders) > 0 {
+		wasmCompileMu.Lock()
+		defer wasmCompileMu.Unlock()
+	}
 	s, err := New(cfg, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -159,7 +159,7 @@ func TestMessageLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	io.WriteString(raw, "POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n")
+	io.WriteString(raw, "POST /api/v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 134217728\r\n\r\n")
 	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(raw), nil)
 	if err != nil || resp.StatusCode != 413 {

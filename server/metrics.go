@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgews/edgews/gossip"
 	"github.com/edgews/edgews/server/session"
+	"github.com/edgews/edgews/wasmhost"
 )
 
 // metrics exposes the server's counters to Prometheus. The hot path only
@@ -38,6 +39,10 @@ type metrics struct {
 	members  *prometheus.Desc
 	existsH  *prometheus.Desc
 	batchH   *prometheus.Desc
+	trCalls  *prometheus.Desc
+	trFails  *prometheus.Desc
+	trInst   *prometheus.Desc
+	trSwaps  *prometheus.Desc
 }
 
 func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
@@ -69,6 +74,10 @@ func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 		members:  prometheus.NewDesc("edgews_cluster_members", "Cluster members by status as this node sees them.", []string{"status"}, nil),
 		existsH:  prometheus.NewDesc("edgews_cluster_exists_seconds", "Latency of cluster-wide exists queries.", nil, nil),
 		batchH:   prometheus.NewDesc("edgews_cluster_batch_seconds", "Round trip of remote-queue batches.", nil, nil),
+		trCalls:  prometheus.NewDesc("edgews_transcoder_calls_total", "Calls into a transcoder module.", []string{"transcoder"}, nil),
+		trFails:  prometheus.NewDesc("edgews_transcoder_failures_total", "Failed transcoder calls by kind (timeout, trap, memory_limit, emit_limit, bad_pointer, guest_error, ...); each closed its socket with 1011.", []string{"transcoder", "kind"}, nil),
+		trInst:   prometheus.NewDesc("edgews_transcoder_instances", "Live instances of a transcoder module.", []string{"transcoder"}, nil),
+		trSwaps:  prometheus.NewDesc("edgews_transcoder_swaps_total", "Hot swaps of a transcoder module.", []string{"transcoder"}, nil),
 	}
 	reg.MustRegister(m, m.verify, m.webhook)
 	// Process and Go runtime metrics, unless the caller's registry has them.
@@ -92,7 +101,7 @@ func (m *metrics) observeVerify(d time.Duration, err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.events, m.rejected, m.sessions, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH} {
+	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.events, m.rejected, m.sessions, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH, m.trCalls, m.trFails, m.trInst, m.trSwaps} {
 		ch <- d
 	}
 }
@@ -131,6 +140,21 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.users, gauge, float64(users))
 	if n := m.s.cluster; n != nil {
 		m.collectCluster(ch, n)
+	}
+	if w := m.s.wasm; w != nil {
+		for _, name := range w.reg.Names() {
+			t := w.reg.Get(name)
+			if t == nil {
+				continue
+			}
+			st := t.Stats()
+			ch <- prometheus.MustNewConstMetric(m.trCalls, prometheus.CounterValue, float64(st.Calls), name)
+			ch <- prometheus.MustNewConstMetric(m.trInst, prometheus.GaugeValue, float64(st.Instances), name)
+			ch <- prometheus.MustNewConstMetric(m.trSwaps, prometheus.CounterValue, float64(t.Swaps()), name)
+			for k, v := range st.Failures {
+				ch <- prometheus.MustNewConstMetric(m.trFails, prometheus.CounterValue, float64(v), name, wasmhost.Kind(k).String())
+			}
+		}
 	}
 	if h, ok := m.s.verifier().(*session.HTTP); ok {
 		for kind, v := range map[string]uint64{

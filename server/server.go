@@ -68,6 +68,7 @@ type Server struct {
 	idSeq    atomic.Uint64
 	nodeName string
 	cluster  *gossip.Node // nil: single node
+	wasm     *wasmState   // nil: no transcoders configured
 
 	clusterDown atomic.Bool // the cluster layer stopped on its own
 }
@@ -204,13 +205,21 @@ func (s *Server) applyConfig(cfg *Config) error {
 	return nil
 }
 
-// attachTranscoders binds routes to their transcoders (none yet: the WASM
-// host attaches here).
+// attachTranscoders loads the configured transcoders (swapping changed
+// ones) and binds routes to them.
 func (s *Server) attachTranscoders(cfg *Config, t *routeTable) error {
-	for i, r := range cfg.Routes {
-		if r.Transcoder != "" {
-			return fmt.Errorf("%w: routes[%d].transcoder: %q is not a known transcoder", ErrConfig, i, r.Transcoder)
+	if err := s.syncTranscoders(cfg); err != nil {
+		return err
+	}
+	for _, r := range t.routes {
+		if r.cfg.Transcoder == "" {
+			continue
 		}
+		wt := s.wasm.reg.Get(r.cfg.Transcoder)
+		if wt == nil {
+			return fmt.Errorf("%w: routes: transcoder %q is not loaded", ErrConfig, r.cfg.Transcoder)
+		}
+		r.transcoder = &wasmTranscoder{srv: s, t: wt}
 	}
 	return nil
 }
@@ -334,7 +343,7 @@ func (s *Server) Start() error {
 			ReadTimeout:        30 * time.Second,
 			WriteTimeout:       30 * time.Second,
 			IdleTimeout:        60 * time.Second,
-			MaxRequestBodySize: int(cfg.Limits.MaxMessageSize)*4/3 + 64<<10, // base64 of the largest message
+			MaxRequestBodySize: max(int(cfg.Limits.MaxMessageSize)*4/3+64<<10, 64<<20), // base64 of the largest message; a .wasm upload
 			Logger:             fasthttpLogger{s.log},
 			ErrorHandler:       adminParseError,
 		}
@@ -353,6 +362,13 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.sweeper()
 	}()
+	if s.wasm != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watchTranscoders()
+		}()
+	}
 	if s.webhook != nil {
 		s.webhook.start()
 	}
@@ -459,6 +475,12 @@ done:
 	s.wg.Wait()
 	if s.poller != nil {
 		_ = s.poller.Close()
+	}
+	if s.wasm != nil {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.wasm.reg.Close(cctx)
+		_ = s.wasm.rt.Close(cctx)
+		ccancel()
 	}
 	s.log.Info("stopped", "sockets_at_start_of_drain", n)
 	return nil

@@ -57,6 +57,9 @@ type Socket struct {
 	attrs       Attributes
 	tmu         sync.Mutex // serializes transcoder calls for this socket
 	announced   bool       // listeners saw OnConnect (set before reading starts)
+	// Guarded by tmu: timers the transcoder armed.
+	timers        []socketTimer
+	timersStopped bool
 }
 
 // ID returns the socket's id, unique in the cluster.

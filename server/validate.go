@@ -131,6 +131,44 @@ func (c *Config) validate(customVerifier bool) error {
 		}
 	}
 
+	// Transcoders.
+	for name, tc := range c.Transcoders {
+		key := "transcoders." + name
+		if !validIdent(name) || strings.ContainsAny(name, "/") {
+			bad(key, "%q is not a usable transcoder name", name)
+		}
+		switch {
+		case tc.File != "" && tc.Builtin != "":
+			bad(key, "set file or builtin, not both")
+		case tc.File != "":
+			if _, err := os.Stat(tc.File); err != nil {
+				bad(key+".file", "%v", err)
+			}
+		case tc.Builtin != "":
+			if _, ok := builtinModule(tc.Builtin); !ok {
+				bad(key+".builtin", "%q is not an embedded module (identity, socketio)", tc.Builtin)
+			}
+		default:
+			bad(key, "set file (a .wasm path) or builtin (identity, socketio)")
+		}
+		if tc.Watch && tc.File == "" {
+			bad(key+".watch", "needs file")
+		}
+		if tc.CallTimeout < 0 || tc.MaxMemory < 0 || tc.MaxEmit < 0 || tc.MaxInstances < 0 {
+			bad(key, "call_timeout, max_memory, max_emit and max_instances must not be negative")
+		}
+		if tc.MaxMemory > 4<<30 {
+			bad(key+".max_memory", "%s is more than the 4GiB a 32-bit WASM memory can hold", tc.MaxMemory)
+		}
+	}
+	for i, r := range c.Routes {
+		if r.Transcoder != "" {
+			if _, ok := c.Transcoders[r.Transcoder]; !ok {
+				bad(fmt.Sprintf("routes[%d].transcoder", i), "%q is not defined under transcoders", r.Transcoder)
+			}
+		}
+	}
+
 	// Limits.
 	l := &c.Limits
 	for _, n := range []struct {
