@@ -12,8 +12,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"github.com/edgews/edgews/transcoders/builtin"
 	"github.com/edgews/edgews/transcoders/buildwasm"
+	"github.com/edgews/edgews/transcoders/builtin"
 )
 
 var (

@@ -26,10 +26,23 @@ type Func struct {
 	Export string // export name, or "" for none
 }
 
+// Table is a funcref table; Max < 0 means no maximum.
+type Table struct {
+	Min uint32
+	Max int64
+}
+
+// Global is a mutable i32 global with an initial value.
+type Global struct {
+	Init int32
+}
+
 // Module is everything a test module can have.
 type Module struct {
 	Imports     []Import
 	Funcs       []Func
+	Tables      []Table
+	Globals     []Global
 	MemoryPages uint32 // minimum pages of the exported "memory"; 0 means no memory
 	Data        []byte // written at address 0 by an active data segment
 }
@@ -99,8 +112,26 @@ func (m *Module) Bytes() []byte {
 		out = section(out, 2, imports)
 	}
 	out = section(out, 3, funcs)
+	if len(m.Tables) > 0 {
+		tables := U32(nil, uint32(len(m.Tables)))
+		for _, t := range m.Tables {
+			if t.Max < 0 {
+				tables = U32(append(tables, 0x70, 0x00), t.Min)
+			} else {
+				tables = U32(U32(append(tables, 0x70, 0x01), t.Min), uint32(t.Max))
+			}
+		}
+		out = section(out, 4, tables)
+	}
 	if m.MemoryPages > 0 {
 		out = section(out, 5, U32([]byte{1, 0x00}, m.MemoryPages))
+	}
+	if len(m.Globals) > 0 {
+		globals := U32(nil, uint32(len(m.Globals)))
+		for _, g := range m.Globals {
+			globals = append(I32Const(append(globals, I32, 0x01), g.Init), 0x0b)
+		}
+		out = section(out, 6, globals)
 	}
 	out = section(out, 7, exports)
 	out = section(out, 10, code)
