@@ -20,10 +20,20 @@ test: test-deps lint
     go test -race -count=1 -timeout 20m ./...
     just conformance
 
-# Install test-time tools (nothing beyond Go yet)
+# Install test-time tools: Go modules, the npm clients (socket.io-client 2 and 4), iproute2 for the partition test
 test-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
     go version
     go mod download
+    npm ci --prefix server/cmd/edgews/testdata/e2e --no-audit --no-fund
+    if ! command -v ip >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+    fi
+
+# Rebuild the embedded transcoder modules from their sources
+wasm:
+    go run ./transcoders/build
 
 # Formatting, vet (host and wasip1), and go.mod tidiness
 lint:
@@ -32,6 +42,7 @@ lint:
     unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^testdata/') 2>/dev/null || true)
     if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
     go vet ./...
+    GOOS=wasip1 GOARCH=wasm go vet ./guest-sdk/... ./transcoders/... ./wasmhost/abi
     if ! go mod tidy -diff; then echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; fi
 
 # Conformance gate: Autobahn cases 1-7, 10, 12, 13 against edgews's echo routes in every set-up; fails on any FAILED

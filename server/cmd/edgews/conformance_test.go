@@ -17,6 +17,7 @@ import (
 // set-up the gate runs.
 var conformanceSetups = []struct{ name, path string }{
 	{"plain", "/echo"},
+	{"identity", "/echo-identity"},
 	{"deflate", "/echo-deflate"},
 }
 
