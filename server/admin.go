@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +59,8 @@ func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
 	switch {
 	case path == "/api/v1/send":
 		err = s.method(ctx, "POST", s.apiSend)
+	case path == "/api/v1/send/bulk":
+		err = s.method(ctx, "POST", s.apiSendBulk)
 	case path == "/api/v1/exists":
 		err = s.method(ctx, "GET", s.apiExists)
 	case path == "/api/v1/stats":
@@ -186,23 +187,9 @@ func (s *Server) apiSend(ctx *fasthttp.RequestCtx) error {
 	if err := decodeBody(ctx, &req); err != nil {
 		return err
 	}
-	var m Message
-	switch {
-	case req.Message != nil && req.MessageBase64 != nil:
-		return badRequest("set message or message_base64, not both")
-	case req.Message != nil:
-		m = Message{Type: TextMessage, Data: []byte(*req.Message)}
-	case req.MessageBase64 != nil:
-		b, err := base64.StdEncoding.DecodeString(*req.MessageBase64)
-		if err != nil {
-			return badRequest("message_base64: %v", err)
-		}
-		m = Message{Type: BinaryMessage, Data: b}
-	default:
-		return badRequest("message (text) or message_base64 (binary) is required")
-	}
-	if max := int(s.cfg.Load().Limits.MaxMessageSize); len(m.Data) > max {
-		return &apiError{fasthttp.StatusRequestEntityTooLarge, fmt.Sprintf("message of %d bytes is larger than limits.max_message_size (%d)", len(m.Data), max)}
+	m, err := req.message(int(s.cfg.Load().Limits.MaxMessageSize))
+	if err != nil {
+		return err
 	}
 	res, err := s.Send(context.Background(), Target{Context: req.Context, User: req.User, Path: req.Path, Local: req.Local}, m)
 	if err != nil {

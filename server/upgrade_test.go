@@ -343,3 +343,40 @@ func TestHTTPVerifierThroughServer(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestBulkSend(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	a := ts.mustDial("/ws", ts.login("a", "1"))
+	b := ts.mustDial("/ws", ts.login("b", "1"))
+	eventually(t, "registered", func() bool { return ts.reg.total.Load() == 2 })
+	var res BulkResult
+	st := ts.api("POST", "/api/v1/send/bulk", `[{"context":"1","user":"a","message":"to a"},{"context":"1","user":"b","message_base64":"AAE="},{"context":"1","message":"no user"},{"context":"1","user":"nobody","message":"x"}]`, &res)
+	if st != 202 || res.Accepted != 3 || res.Sockets != 2 || len(res.Errors) != 1 || res.Errors[0].Index != 2 {
+		t.Fatalf("%d %+v", st, res)
+	}
+	if got := readText(t, a); got != "to a" {
+		t.Fatalf("%q", got)
+	}
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if typ, data, err := b.ReadMessage(); err != nil || typ != websocket.BinaryMessage || string(data) != "\x00\x01" {
+		t.Fatalf("%d %q %v", typ, data, err)
+	}
+	// NDJSON.
+	req, _ := http.NewRequest("POST", ts.admin+"/api/v1/send/bulk", strings.NewReader("{\"context\":\"1\",\"user\":\"a\",\"message\":\"n1\"}\n\n{\"context\":\"1\",\"user\":\"a\",\"message\":\"n2\"}\n"))
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("ndjson: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for _, want := range []string{"n1", "n2"} {
+		if got := readText(t, a); got != want {
+			t.Fatalf("%q", got)
+		}
+	}
+	var e map[string]any
+	if st := ts.api("POST", "/api/v1/send/bulk", `{"context":"1"}`, &e); st != 400 {
+		t.Fatalf("not an array: %d %v", st, e)
+	}
+}
