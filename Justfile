@@ -69,6 +69,26 @@ autobahn:
         crossbario/autobahn-testsuite wstest --mode fuzzingclient --spec /config/fuzzingclient.json
     echo "report: reports/autobahn/servers/index.html"
 
+# Start a local 3-node dev cluster (browsers :8080/:8180/:8280, admin one port above each); Ctrl-C stops it
+cluster:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    go build -o bin/edgews ./server/cmd/edgews
+    key=$(head -c 32 /dev/urandom | base64)
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
+    for i in 0 1 2; do
+        port=$((8080 + 100 * i))
+        join=(); [ "$i" -gt 0 ] && join=(--cluster-join 127.0.0.1:7946)
+        bin/edgews --dev --node-name "node$((i + 1))" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" \
+            --cluster-bind "127.0.0.1:$((7946 + i))" --cluster-key "$key" "${join[@]}" --log-level warn &
+        pids+=($!)
+    done
+    sleep 2
+    bin/edgews members --admin-url http://127.0.0.1:8081
+    echo "3 nodes up. Ctrl-C stops them."
+    wait
+
 # Run every fuzz target for SECONDS each (default 30)
 fuzz SECONDS="30":
     #!/usr/bin/env bash
