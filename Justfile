@@ -11,6 +11,16 @@ default:
 run *ARGS:
     go run ./server/cmd/edgews {{ARGS}}
 
+# Run the dev server and open the demo page at http://localhost:8080/
+demo:
+    @echo "demo page: http://localhost:8080/  (admin API: http://127.0.0.1:8081/api/v1/stats)"
+    go run ./server/cmd/edgews --dev
+
+# Refresh the demo page's vendored socket.io client from the locked npm package
+demo-vendor:
+    npm ci --prefix server/cmd/edgews/testdata/e2e --no-audit --no-fund
+    cp server/cmd/edgews/testdata/e2e/node_modules/sio4/dist/socket.io.min.js server/internal/demo/
+
 # Build the edgews binary into bin/
 build:
     mkdir -p bin && go build -trimpath -o bin/edgews ./server/cmd/edgews
@@ -20,15 +30,21 @@ test: test-deps lint
     go test -race -count=1 -timeout 20m ./...
     just conformance
 
-# Install test-time tools: Go modules, the npm clients (socket.io-client 2 and 4), iproute2 for the partition test
+# Install test-time tools: Go modules, npm clients (socket.io-client 2 and 4, playwright-core), Debian's chromium and iproute2
 test-deps:
     #!/usr/bin/env bash
     set -euo pipefail
     go version
     go mod download
     npm ci --prefix server/cmd/edgews/testdata/e2e --no-audit --no-fund
-    if ! command -v ip >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+    missing=()
+    command -v ip >/dev/null || missing+=(iproute2)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" != 0 ]; then sudo=sudo; else sudo=; fi
+        echo "installing from Debian: ${missing[*]}"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
 
 # Rebuild the embedded transcoder modules from their sources

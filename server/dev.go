@@ -3,13 +3,14 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgews/edgews/server/internal/demo"
 	"github.com/edgews/edgews/server/session"
 )
 
@@ -23,12 +24,17 @@ func (s *Server) handleDev(ctx *fasthttp.RequestCtx, path []byte) bool {
 	case "/dev/logout":
 		s.devLogout(ctx)
 		return true
-	case "/":
+	case "/dev/send":
+		s.devSend(ctx)
+		return true
+	case "/", "/index.html":
 		if s.routes.Load().match(path) != nil {
 			return false
 		}
-		ctx.Response.Header.Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(ctx, "edgews (dev mode)\n\nPOST /dev/login {\"user\":\"alice\",\"context\":\"1\"} returns a session;\nthen open ws://%s/ws?session=<session>\n", ctx.Host())
+		serveDemo(ctx, "index.html", "text/html; charset=utf-8")
+		return true
+	case "/demo/socket.io.min.js":
+		serveDemo(ctx, "socket.io.min.js", "text/javascript; charset=utf-8")
 		return true
 	}
 	return false
@@ -117,4 +123,29 @@ func (s *Server) devLogout(ctx *fasthttp.RequestCtx) {
 	s.dev.Invalidate(id)
 	n, _ := s.CloseSession(ctx, id, true)
 	writeJSON(ctx, fasthttp.StatusOK, map[string]int{"closed": n})
+}
+
+func serveDemo(ctx *fasthttp.RequestCtx, name, ctype string) {
+	b, err := fs.ReadFile(demo.Files(), name)
+	if err != nil {
+		ctx.Error("demo file missing", fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.Response.Header.Set("Content-Type", ctype)
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.SetBody(b)
+}
+
+// devSend is the demo page's send form: POST /dev/send with the body of
+// /api/v1/send, in dev mode only (the admin API may be elsewhere or need
+// a token the page does not have).
+func (s *Server) devSend(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeError(ctx, &apiError{fasthttp.StatusMethodNotAllowed, "use POST"})
+		return
+	}
+	if err := s.apiSend(ctx); err != nil {
+		writeError(ctx, err)
+	}
 }
