@@ -243,6 +243,7 @@ With no flags it starts in dev mode on :8080 (admin API on 127.0.0.1:8081).`,
 		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "edgews", buildVersion()) },
 	})
 	root.AddCommand(newConfigCmd())
+	root.AddCommand(newTranscoderCmd())
 	for _, c := range newClientCmds() {
 		root.AddCommand(c)
 	}
