@@ -28,79 +28,92 @@ func badRequest(format string, args ...any) error {
 	return &apiError{fasthttp.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
-	path := string(ctx.Path())
-	switch path {
-	case "/healthz":
-		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
-		return
-	case "/readyz":
-		switch {
-		case s.draining.Load():
-			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "draining"})
-		case s.clusterDown.Load():
-			writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "cluster_down"})
-		default:
-			writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
-		}
-		return
-	}
-	if !s.authorized(ctx) {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="edgews admin"`)
-		s.log.Info("admin request refused", "reason", "missing or wrong bearer token", "path", path, "remote", ctx.RemoteAddr().String())
-		writeError(ctx, &apiError{fasthttp.StatusUnauthorized, "missing or wrong bearer token"})
-		return
-	}
-	if path == "/metrics" {
-		s.metrics.handler(ctx)
-		return
-	}
-	var err error
-	switch {
-	case path == "/api/v1/send":
-		err = s.method(ctx, "POST", s.apiSend)
-	case path == "/api/v1/send/bulk":
-		err = s.method(ctx, "POST", s.apiSendBulk)
-	case path == "/api/v1/exists":
-		err = s.method(ctx, "GET", s.apiExists)
-	case path == "/api/v1/stats":
-		err = s.method(ctx, "GET", s.apiStats)
-	case path == "/api/v1/sockets":
-		err = s.method(ctx, "GET", s.apiSockets)
-	case path == "/api/v1/members":
-		err = s.method(ctx, "GET", s.apiMembers)
-	case path == "/api/v1/transcoders":
-		err = s.method(ctx, "GET", s.apiTranscoders)
-	case strings.HasPrefix(path, "/api/v1/transcoders/"):
-		err = s.method(ctx, "PUT", s.apiReplaceTranscoder)
-	case path == "/api/v1/cascade":
-		switch string(ctx.Method()) {
-		case "GET":
-			err = s.apiCascadeGet(ctx)
-		case "PUT":
-			err = s.apiCascadePut(ctx)
-		case "DELETE":
-			err = s.apiCascadeDelete(ctx)
-		default:
-			ctx.Response.Header.Set("Allow", "GET, PUT, DELETE")
-			err = &apiError{fasthttp.StatusMethodNotAllowed, "use GET, PUT or DELETE"}
-		}
-	case strings.HasPrefix(path, "/api/v1/sessions/"):
-		err = s.method(ctx, "DELETE", s.apiCloseSession)
-	default:
-		err = &apiError{fasthttp.StatusNotFound, "no such endpoint: " + path}
-	}
-	if err != nil {
-		writeError(ctx, err)
+// adminRoute is one endpoint of the admin API. Path may end in "{name}":
+// one path segment that the handler reads itself. The table is the single
+// source the dispatcher and the OpenAPI test use.
+type adminRoute struct {
+	method string
+	path   string
+	public bool // no token needed
+	h      func(*fasthttp.RequestCtx) error
+}
+
+func (s *Server) adminRoutes() []adminRoute {
+	return []adminRoute{
+		{"GET", "/healthz", true, s.apiHealthz},
+		{"GET", "/readyz", true, s.apiReadyz},
+		{"GET", "/metrics", false, func(ctx *fasthttp.RequestCtx) error { s.metrics.handler(ctx); return nil }},
+		{"GET", "/api/v1/openapi.json", true, s.apiOpenAPI},
+		{"POST", "/api/v1/send", false, s.apiSend},
+		{"POST", "/api/v1/send/bulk", false, s.apiSendBulk},
+		{"GET", "/api/v1/exists", false, s.apiExists},
+		{"GET", "/api/v1/stats", false, s.apiStats},
+		{"GET", "/api/v1/sockets", false, s.apiSockets},
+		{"GET", "/api/v1/members", false, s.apiMembers},
+		{"GET", "/api/v1/transcoders", false, s.apiTranscoders},
+		{"PUT", "/api/v1/transcoders/{name}", false, s.apiReplaceTranscoder},
+		{"DELETE", "/api/v1/sessions/{id}", false, s.apiCloseSession},
+		{"GET", "/api/v1/cascade", false, s.apiCascadeGet},
+		{"PUT", "/api/v1/cascade", false, s.apiCascadePut},
+		{"DELETE", "/api/v1/cascade", false, s.apiCascadeDelete},
 	}
 }
 
-func (s *Server) method(ctx *fasthttp.RequestCtx, m string, h func(*fasthttp.RequestCtx) error) error {
-	if string(ctx.Method()) != m {
-		ctx.Response.Header.Set("Allow", m)
-		return &apiError{fasthttp.StatusMethodNotAllowed, "use " + m}
+// matchPath reports whether path matches a route pattern.
+func matchPath(pattern, path string) bool {
+	if i := strings.LastIndex(pattern, "{"); i >= 0 && strings.HasSuffix(pattern, "}") {
+		rest, ok := strings.CutPrefix(path, pattern[:i])
+		return ok && rest != "" && !strings.Contains(rest, "/")
 	}
-	return h(ctx)
+	return pattern == path
+}
+
+func (s *Server) handleAdmin(ctx *fasthttp.RequestCtx) {
+	path := string(ctx.Path())
+	method := string(ctx.Method())
+	var allow []string
+	for _, r := range s.adminRoutes() {
+		if !matchPath(r.path, path) {
+			continue
+		}
+		if r.method != method {
+			allow = append(allow, r.method)
+			continue
+		}
+		if !r.public && !s.authorized(ctx) {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="edgews admin"`)
+			s.log.Info("admin request refused", "reason", "missing or wrong bearer token", "path", path, "remote", ctx.RemoteAddr().String())
+			writeError(ctx, &apiError{fasthttp.StatusUnauthorized, "missing or wrong bearer token"})
+			return
+		}
+		if err := r.h(ctx); err != nil {
+			writeError(ctx, err)
+		}
+		return
+	}
+	if len(allow) > 0 {
+		ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
+		writeError(ctx, &apiError{fasthttp.StatusMethodNotAllowed, "use " + strings.Join(allow, " or ")})
+		return
+	}
+	writeError(ctx, &apiError{fasthttp.StatusNotFound, "no such endpoint: " + path})
+}
+
+func (s *Server) apiHealthz(ctx *fasthttp.RequestCtx) error {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) apiReadyz(ctx *fasthttp.RequestCtx) error {
+	switch {
+	case s.draining.Load():
+		writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	case s.clusterDown.Load():
+		writeJSON(ctx, fasthttp.StatusServiceUnavailable, map[string]string{"status": "cluster_down"})
+	default:
+		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
+	}
+	return nil
 }
 
 func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
