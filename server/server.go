@@ -164,6 +164,31 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// CheckConfig checks that cfg would start: it validates it and builds
+// everything New builds (the verifier and its keys, TLS certificates, the
+// admin token file, the transcoder modules, compiled and started) without
+// binding any address.
+func CheckConfig(cfg Config) error {
+	s, err := New(cfg, WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return err
+	}
+	s.close()
+	return nil
+}
+
+// close releases what New built (for a server never started).
+func (s *Server) close() {
+	s.stopped.Store(true)
+	s.cancel()
+	if s.wasm != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.wasm.reg.Close(ctx)
+		_ = s.wasm.rt.Close(ctx)
+		cancel()
+	}
+}
+
 // validateWith is Validate, allowing a custom verifier.
 func validateWith(cfg *Config, custom bool) error { return cfg.validate(custom) }
 

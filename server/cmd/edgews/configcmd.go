@@ -16,14 +16,14 @@ func newConfigCmd() *cobra.Command {
 	}
 	cfg.AddCommand(&cobra.Command{
 		Use:   "check FILE",
-		Short: "Validate a config file and print the effective configuration",
+		Short: "Check that a config file would start (keys, certificates, modules) and print the effective configuration",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := server.LoadConfig(args[0])
 			if err != nil {
 				return err
 			}
-			if err := c.Validate(); err != nil {
+			if err := server.CheckConfig(c); err != nil {
 				return err
 			}
 			out, err := yaml.Marshal(c)
