@@ -220,6 +220,23 @@ type LimitsConfig struct {
 	MaxMessageSize ByteSize `yaml:"max_message_size"`
 	// MaxFragments caps the frames of one message (0: no cap; close 1009).
 	MaxFragments int `yaml:"max_fragments"`
+	// MaxControlFrames caps the pings and pongs a socket may send per
+	// second (0: no cap); a flood closes the socket with 1008.
+	MaxControlFrames int `yaml:"max_control_frames"`
+	// MaxSocketsPerIP caps the open sockets of one client IP (0: no cap;
+	// upgrades beyond it get 429). Behind a proxy every client shares the
+	// proxy's IP: leave it 0 there.
+	MaxSocketsPerIP int `yaml:"max_sockets_per_ip"`
+	// UpgradeRatePerIP caps the upgrades per second one client IP may make
+	// (0: no cap; beyond it 429), with bursts of UpgradeBurstPerIP.
+	UpgradeRatePerIP float64 `yaml:"upgrade_rate_per_ip"`
+	// UpgradeBurstPerIP is the burst allowed above UpgradeRatePerIP.
+	UpgradeBurstPerIP int `yaml:"upgrade_burst_per_ip"`
+	// MaxPendingPerIP caps the connections one IP may hold open before
+	// their upgrade completes (0: no cap); beyond it new connections are
+	// refused at once, so a slowloris client from one address cannot
+	// exhaust the server.
+	MaxPendingPerIP int `yaml:"max_pending_per_ip" reload:"false"`
 	// MaxHeaderBytes caps the upgrade request's header (431 beyond).
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" reload:"false"`
 	// HandshakeTimeout bounds reading the upgrade request.
@@ -415,18 +432,21 @@ func DefaultConfig() Config {
 		Session:      SessionConfig{Param: "session", VerifyTimeout: 5 * time.Second},
 		DrainTimeout: 10 * time.Second,
 		Limits: LimitsConfig{
-			OnUserLimit:      "refuse",
-			MaxMessageSize:   1 << 20,
-			MaxHeaderBytes:   8 << 10,
-			HandshakeTimeout: 10 * time.Second,
-			ReadTimeout:      60 * time.Second,
-			WriteTimeout:     10 * time.Second,
-			CloseTimeout:     5 * time.Second,
-			PingInterval:     25 * time.Second,
-			PongTimeout:      20 * time.Second,
-			QueueMessages:    1024,
-			QueueBytes:       4 << 20,
-			OnQueueFull:      "close",
+			OnUserLimit:       "refuse",
+			MaxMessageSize:    1 << 20,
+			MaxFragments:      4096,
+			MaxControlFrames:  50,
+			UpgradeBurstPerIP: 20,
+			MaxHeaderBytes:    8 << 10,
+			HandshakeTimeout:  10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			CloseTimeout:      5 * time.Second,
+			PingInterval:      25 * time.Second,
+			PongTimeout:       20 * time.Second,
+			QueueMessages:     1024,
+			QueueBytes:        4 << 20,
+			OnQueueFull:       "close",
 		},
 		Cascade: CascadeConfig{Enabled: boolPtr(true), ContextSetAttribute: "context_sets"},
 		Cluster: ClusterConfig{

@@ -128,6 +128,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			"read_timeout":   st.ReadTimeouts.Load(),
 			"write_timeout":  st.WriteTimeouts.Load(),
 			"protocol_error": st.ProtocolErrors.Load(),
+			"too_big":        st.TooBig.Load(),
+			"invalid_utf8":   st.InvalidUTF8.Load(),
+			"control_flood":  st.ControlFloods.Load(),
 		} {
 			ch <- prometheus.MustNewConstMetric(m.events, counter, float64(v), r, ev)
 		}

@@ -85,6 +85,7 @@ func buildRoutes(cfg *Config, book *statsBook) *routeTable {
 				PongTimeout:      cfg.Limits.PongTimeout,
 				ReadTimeout:      cfg.Limits.ReadTimeout,
 				CompressMin:      int(rc.Compression.MinSize),
+				MaxControlRate:   cfg.Limits.MaxControlFrames,
 				Stats:            &stats.conn,
 			},
 		}

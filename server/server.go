@@ -39,6 +39,7 @@ type Server struct {
 	dev       *session.Dev
 	cascade   *cascade
 	reg       *registry
+	ips       *ipLimiter
 	book      *statsBook
 	metrics   *metrics
 	webhook   *webhook
@@ -134,6 +135,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		opts:      o,
 		cascade:   newCascade(cfg.Cascade),
 		reg:       newRegistry(),
+		ips:       newIPLimiter(),
 		book:      newStatsBook(),
 		rejectLog: newLogLimiter(20),
 		sweepNow:  make(chan struct{}, 1),
@@ -350,10 +352,18 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	serveLn := ln
+	if max := cfg.Limits.MaxPendingPerIP; max > 0 {
+		serveLn = &pendingListener{Listener: ln, max: max, byIP: map[string]int{}, refused: s.book.rejected["ip_pending"],
+			onRefuse: func(ip string) {
+				if s.rejectLog.allow() {
+					s.log.Info("connection refused", "reason", "ip_pending", "status", 429, "remote", ip, "max_pending_per_ip", max)
+				}
+			}}
+	}
 	if s.certs != nil {
 		// TLS sockets are read by a goroutine each (the record layer
 		// buffers); plain TCP sockets use epoll.
-		serveLn = tls.NewListener(ln, s.certs.tlsConfig())
+		serveLn = tls.NewListener(serveLn, s.certs.tlsConfig())
 	}
 	if cfg.Admin.Listen != "" {
 		aln, err := net.Listen("tcp", cfg.Admin.Listen)

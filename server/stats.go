@@ -20,6 +20,7 @@ var closeCauses = []string{
 	"read_timeout",        // a message did not complete within limits.read_timeout
 	"close_timeout",       // no close frame back within limits.close_timeout
 	"slow_consumer",       // the outbound queue overflowed
+	"control_flood",       // too many pings/pongs per second
 	"session_expired",     // the session's expiry passed
 	"session_invalidated", // DELETE /api/v1/sessions/{id}
 	"session_revoked",     // periodic re-verification said the session is gone
@@ -44,6 +45,9 @@ var rejectReasons = []string{
 	"user_limit",           // 429: too many sockets for the user
 	"capacity",             // 503: limits.max_sockets reached
 	"subprotocol",          // 400: no acceptable subprotocol
+	"ip_rate",              // 429: the client IP upgrades too fast
+	"ip_limit",             // 429: the client IP holds its maximum of sockets
+	"ip_pending",           // 429: the client IP holds its maximum of unfinished connections
 	"draining",             // 503: shutting down
 }
 

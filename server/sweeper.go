@@ -24,6 +24,7 @@ func sweepInterval(cfg *Config) time.Duration {
 // re-verification, from one goroutine.
 func (s *Server) sweeper() {
 	sem := make(chan struct{}, 16) // concurrent re-verifications
+	var lastIPSweep time.Time
 	for {
 		cfg := s.cfg.Load()
 		t := time.NewTimer(sweepInterval(cfg))
@@ -37,6 +38,10 @@ func (s *Server) sweeper() {
 		}
 		now := time.Now()
 		s.reg.each(func(sock *Socket) { sock.conn.Tick(now) })
+		if now.Sub(lastIPSweep) > 10*time.Second {
+			s.ips.sweep(now)
+			lastIPSweep = now
+		}
 		interval := s.reverifyInterval(cfg)
 		nowN := now.UnixNano()
 		s.reg.eachSession(func(e *sessionEntry) {

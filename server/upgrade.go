@@ -65,6 +65,13 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *route) {
 		s.reject(ctx, fasthttp.StatusServiceUnavailable, "draining", "the server is shutting down; reconnect")
 		return
 	}
+	cfg := s.cfg.Load()
+	ip := hostOf(ctx.RemoteAddr().String())
+	if !s.ips.allowUpgrade(ip, cfg.Limits.UpgradeRatePerIP, cfg.Limits.UpgradeBurstPerIP, time.Now()) {
+		ctx.Response.Header.Set("Retry-After", "1")
+		s.reject(ctx, fasthttp.StatusTooManyRequests, "ip_rate", "too many upgrades from this address; slow down")
+		return
+	}
 	if !wsproto.HeaderHasToken(string(h.Peek("Connection")), "upgrade") || !strings.EqualFold(strings.TrimSpace(string(h.Peek("Upgrade"))), "websocket") {
 		ctx.Response.Header.Set("Upgrade", "websocket")
 		ctx.Response.Header.Set("Connection", "Upgrade")
@@ -91,7 +98,10 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *route) {
 		s.reject(ctx, fasthttp.StatusForbidden, "origin", fmt.Sprintf("origin %q may not open sockets here", origin))
 		return
 	}
-	cfg := s.cfg.Load()
+	if max := cfg.Limits.MaxSocketsPerIP; max > 0 && s.ips.sockets(ip) >= max {
+		s.reject(ctx, fasthttp.StatusTooManyRequests, "ip_limit", fmt.Sprintf("this address already holds %d sockets, the most allowed", max))
+		return
+	}
 	if max := cfg.Limits.MaxSockets; max > 0 && s.reg.total.Load() >= int64(max) {
 		s.reject(ctx, fasthttp.StatusServiceUnavailable, "capacity", "this node holds its maximum number of sockets; retry later or elsewhere")
 		return
@@ -237,6 +247,7 @@ func (s *Server) accept(c net.Conn, sock *Socket, v *session.Session, req *sessi
 	}
 	rt.stats.sockets.Add(1)
 	rt.stats.opened.Add(1)
+	s.ips.add(hostOf(sock.remote), 1)
 	for _, old := range evict {
 		old.closeWith(wsproto.ClosePolicyViolation, "too many sockets for this user: replaced by a newer one", "user_limit")
 	}
@@ -261,9 +272,9 @@ func (s *Server) accept(c net.Conn, sock *Socket, v *session.Session, req *sessi
 func takeConn(c net.Conn) (net.Conn, []byte) {
 	u, ok := c.(interface{ UnsafeConn() net.Conn })
 	if !ok {
-		return c, nil
+		return unwrapPending(c), nil
 	}
-	raw := u.UnsafeConn()
+	raw := unwrapPending(u.UnsafeConn())
 	// With a deadline in the past, reads return what fasthttp buffered and
 	// then fail at once, without taking anything from the socket.
 	_ = raw.SetReadDeadline(time.Unix(1, 0))

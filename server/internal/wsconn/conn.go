@@ -40,6 +40,7 @@ type Config struct {
 	PongTimeout      time.Duration // abort a pinged peer silent for this long
 	ReadTimeout      time.Duration // a started frame or message must complete within this; 0: no limit
 	CompressMin      int           // messages shorter than this are sent uncompressed
+	MaxControlRate   int           // control frames (ping, pong) accepted per second; 0: no limit
 	Stats            *Stats        // counters; may be shared by many connections
 }
 
@@ -56,6 +57,9 @@ type Stats struct {
 	ReadTimeouts    atomic.Uint64
 	WriteTimeouts   atomic.Uint64
 	ProtocolErrors  atomic.Uint64 // closes with 1002, 1007 or 1009 caused by the peer
+	TooBig          atomic.Uint64 // of which 1009: message (or decompressed message, or fragments) over the limit
+	InvalidUTF8     atomic.Uint64 // of which 1007: text that is not UTF-8
+	ControlFloods   atomic.Uint64 // closes for exceeding MaxControlRate
 	CompressedIn    atomic.Uint64
 	CompressedOut   atomic.Uint64
 	Inflated        atomic.Uint64 // bytes after inflating compressed input
@@ -89,13 +93,13 @@ type Conn struct {
 	h   Handler
 
 	// Read side: touched only on the read path.
-	parser    wsproto.Parser
-	inflater  *wsproto.Inflater
-	drain     bool // discard input (after a protocol error or the peer's close)
-	finished  bool
-	deflate   *wsproto.DeflateParams
-	compBuf   *[]byte
-	sinkError error
+	parser     wsproto.Parser
+	inflater   *wsproto.Inflater
+	drain      bool // discard input (after a protocol error or the peer's close)
+	finished   bool
+	deflate    *wsproto.DeflateParams
+	ctrlWindow int64 // unix second of the control-frame count
+	ctrlCount  int
 
 	// Timestamps (unix nanoseconds) shared with the sweeper.
 	lastRead      atomic.Int64

@@ -541,3 +541,37 @@ func TestManyConnsHammer(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+func TestControlFlood(t *testing.T) {
+	modes(t, func(t *testing.T, p *netpoll.Poller) {
+		cfg := baseConfig()
+		cfg.MaxControlRate = 20
+		cfg.MaxQueueMessages = 1000
+		h := newRecorder(false)
+		c, _ := start(t, p, cfg, h, nil)
+		var flood []byte
+		for range 200 {
+			flood = wsproto.AppendClientFrame(flood, true, wsproto.OpPing, 0, [4]byte{1, 2, 3, 4}, []byte("x"))
+		}
+		c.sendRaw(flood)
+		for {
+			f, err := c.read()
+			if err != nil {
+				t.Fatalf("no close frame: %v", err)
+			}
+			if f.op == wsproto.OpClose {
+				if code := binary.BigEndian.Uint16(f.data); code != 1008 {
+					t.Fatalf("close %d", code)
+				}
+				break
+			}
+		}
+		c.nc.Close()
+		if ci := h.waitClose(t); ci.cause != "control_flood" {
+			t.Fatalf("OnClose %+v", ci)
+		}
+		if cfg.Stats.ControlFloods.Load() != 1 || cfg.Stats.ProtocolErrors.Load() != 0 {
+			t.Fatalf("counters: floods %d protocol %d", cfg.Stats.ControlFloods.Load(), cfg.Stats.ProtocolErrors.Load())
+		}
+	})
+}

@@ -105,9 +105,18 @@ func (c *Conn) consume(data []byte) {
 	if err != nil {
 		var ce *wsproto.CloseError
 		switch {
+		case err == errControlFlood:
+			c.drain = true
+			c.closeWith(errControlFlood.Code, errControlFlood.Reason, "control_flood")
 		case errors.As(err, &ce):
 			if st := c.cfg.Stats; st != nil {
 				st.ProtocolErrors.Add(1)
+				switch ce.Code {
+				case wsproto.CloseTooBig:
+					st.TooBig.Add(1)
+				case wsproto.CloseInvalidPayload:
+					st.InvalidUTF8.Add(1)
+				}
 			}
 			c.drain = true
 			c.closeWith(ce.Code, ce.Reason, "protocol_error")
@@ -169,8 +178,23 @@ func (s *sink) Message(op byte, payload []byte, compressed bool) error {
 	return nil
 }
 
+// errControlFlood ends reading a peer that sends control frames too fast.
+var errControlFlood = &wsproto.CloseError{Code: wsproto.ClosePolicyViolation, Reason: "too many control frames"}
+
 func (s *sink) Control(op byte, payload []byte) error {
 	c := (*Conn)(s)
+	if max := c.cfg.MaxControlRate; max > 0 && op != wsproto.OpClose {
+		now := time.Now().Unix()
+		if now != c.ctrlWindow {
+			c.ctrlWindow, c.ctrlCount = now, 0
+		}
+		if c.ctrlCount++; c.ctrlCount > max {
+			if st := c.cfg.Stats; st != nil {
+				st.ControlFloods.Add(1)
+			}
+			return errControlFlood
+		}
+	}
 	switch op {
 	case wsproto.OpPing:
 		if !c.closing() {
