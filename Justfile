@@ -85,6 +85,17 @@ autobahn:
         crossbario/autobahn-testsuite wstest --mode fuzzingclient --spec /config/fuzzingclient.json
     echo "report: reports/autobahn/servers/index.html"
 
+# The benchmark suite: every mode of edgews bench, edgews beside the reference fasthttp/websocket server (3-4 min)
+bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    go build -o bin/edgews ./server/cmd/edgews
+    mkdir -p reports/bench
+    for args in "idle --count 19000 --route /echo,/socket.io" "echo" "echo --conns 100,1000 --route /echo,/echo-identity,/socket.io --duration 3s" "fanout" "handshake" "cluster"; do
+        echo "== edgews bench $args"
+        bin/edgews bench $args | tee "reports/bench/$(echo "$args" | tr ' /,' '___').txt"
+    done
+
 # Start a local 3-node dev cluster (browsers :8080/:8180/:8280, admin one port above each); Ctrl-C stops it
 cluster:
     #!/usr/bin/env bash

@@ -244,6 +244,7 @@ With no flags it starts in dev mode on :8080 (admin API on 127.0.0.1:8081).`,
 	})
 	root.AddCommand(newConfigCmd())
 	root.AddCommand(newTranscoderCmd())
+	root.AddCommand(newBenchCmd())
 	for _, c := range newClientCmds() {
 		root.AddCommand(c)
 	}
