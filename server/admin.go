@@ -44,6 +44,7 @@ func (s *Server) adminRoutes() []adminRoute {
 		{"GET", "/readyz", true, s.apiReadyz},
 		{"GET", "/metrics", false, func(ctx *fasthttp.RequestCtx) error { s.metrics.handler(ctx); return nil }},
 		{"GET", "/api/v1/openapi.json", true, s.apiOpenAPI},
+		{"GET", "/debug/pprof/{name}", false, s.apiPprof},
 		{"POST", "/api/v1/send", false, s.apiSend},
 		{"POST", "/api/v1/send/bulk", false, s.apiSendBulk},
 		{"GET", "/api/v1/exists", false, s.apiExists},

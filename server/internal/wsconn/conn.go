@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/edgews/edgews/server/internal/netpoll"
@@ -80,8 +81,9 @@ type Handler interface {
 }
 
 type outFrame struct {
-	op   byte
-	data []byte
+	op    byte
+	data  []byte
+	count int // opRaw only: data messages this completes
 }
 
 // Conn is one WebSocket connection after a successful upgrade.
@@ -113,8 +115,10 @@ type Conn struct {
 	queue        []outFrame
 	queueBytes   int
 	writing      bool
-	closeQueued  bool // our close frame is queued or written: no more data
-	closeRecv    bool // the peer's close frame arrived
+	inRead       bool            // the read path runs: its replies go out together at its end
+	rc           syscall.RawConn // plain TCP read by epoll: written inline (set by Serve, under mu)
+	closeQueued  bool            // our close frame is queued or written: no more data
+	closeRecv    bool            // the peer's close frame arrived
 	closeWritten bool
 	code         uint16 // close code to report
 	reason       string
@@ -153,6 +157,10 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 	if p != nil {
 		if fd, ok := rawFD(c.nc); ok {
 			c.fd = fd
+			rc, _ := c.nc.(*net.TCPConn).SyscallConn()
+			c.mu.Lock()
+			c.rc = rc
+			c.mu.Unlock()
 			reg, err := p.Prepare(fd, c)
 			if err == nil {
 				c.reg.Store(reg)
@@ -165,6 +173,9 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 			}
 			c.reg.Store(nil)
 			c.fd = -1
+			c.mu.Lock()
+			c.rc = nil
+			c.mu.Unlock()
 		}
 	}
 	go c.readLoop()

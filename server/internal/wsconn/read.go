@@ -24,6 +24,8 @@ func (c *Conn) OnReadable(buf []byte) bool {
 	if c.finished {
 		return false
 	}
+	c.beginRead()
+	defer c.endRead()
 	for range readsPerRound {
 		if c.dead.Load() {
 			c.finish()
@@ -64,7 +66,9 @@ func (c *Conn) readLoop() {
 		}
 		n, err := c.nc.Read(buf)
 		if n > 0 {
+			c.beginRead()
 			c.consume(buf[:n])
+			c.endRead()
 		}
 		if err != nil {
 			switch {

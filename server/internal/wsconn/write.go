@@ -5,7 +5,10 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/edgews/edgews/server/internal/wsproto"
 )
@@ -65,11 +68,19 @@ func (c *Conn) enqueue(op byte, data []byte, owned bool) error {
 	}
 	if full() {
 		if c.cfg.OnFull == DropOldest && (maxB <= 0 || len(data) <= maxB) {
+			// Drop the oldest data messages; a raw remainder is the rest of
+			// a frame already partly on the wire and must stay first.
 			dropped := 0
-			for full() && len(c.queue) > 0 {
-				c.queueBytes -= len(c.queue[0].data)
-				c.queue[0] = outFrame{}
-				c.queue = c.queue[1:]
+			for full() {
+				i := 0
+				for i < len(c.queue) && c.queue[i].op == opRaw {
+					i++
+				}
+				if i == len(c.queue) {
+					break
+				}
+				c.queueBytes -= len(c.queue[i].data)
+				c.queue = append(c.queue[:i], c.queue[i+1:]...)
 				dropped++
 			}
 			if st != nil {
@@ -90,12 +101,36 @@ func (c *Conn) enqueue(op byte, data []byte, owned bool) error {
 	}
 	c.queue = append(c.queue, outFrame{op: op, data: data})
 	c.queueBytes += len(data)
-	if !c.writing {
+	if c.writing || c.inRead {
+		c.mu.Unlock() // the writer, or the end of the read round, sends it
+		return nil
+	}
+	c.writing = true
+	c.mu.Unlock()
+	c.flush()
+	return nil
+}
+
+// beginRead marks the read path as running: messages queued meanwhile are
+// written together when endRead flushes them.
+func (c *Conn) beginRead() {
+	c.mu.Lock()
+	c.inRead = true
+	c.mu.Unlock()
+}
+
+// endRead flushes what the read round queued, with one write.
+func (c *Conn) endRead() {
+	c.mu.Lock()
+	c.inRead = false
+	start := len(c.queue) > 0 && !c.writing && !c.dead.Load()
+	if start {
 		c.writing = true
-		go c.writeLoop()
 	}
 	c.mu.Unlock()
-	return nil
+	if start {
+		c.flush()
+	}
 }
 
 // closeSlow drops what is queued and closes: the peer is not reading.
@@ -108,7 +143,18 @@ func (c *Conn) closeSlow() {
 		}
 	}
 	if !c.closeQueued {
-		c.queue, c.queueBytes = c.queue[:0], 0
+		// Keep only a raw remainder (the rest of a frame partly on the
+		// wire), so the close frame after it is still read as a frame.
+		kept := c.queue[:0]
+		for _, f := range c.queue {
+			if f.op == opRaw {
+				kept = append(kept, f)
+			}
+		}
+		c.queue, c.queueBytes = kept, 0
+		for _, f := range kept {
+			c.queueBytes += len(f.data)
+		}
 	} else {
 		dropped = 0
 	}
@@ -147,7 +193,7 @@ func (c *Conn) closeWith(code uint16, reason, cause string) {
 		timeout = 5 * time.Second
 	}
 	c.closeDeadline.Store(time.Now().Add(timeout).UnixNano())
-	if !c.writing {
+	if !c.writing && !c.inRead {
 		c.writing = true
 		go c.writeLoop()
 	}
@@ -205,33 +251,54 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// writeScratch is reused across batches.
+// writeScratch holds one encoded batch; it is reused across batches.
 type writeScratch struct {
-	buf  []byte // headers, small payloads, compressed payloads
-	bufs net.Buffers
-	offs []int
+	buf  []byte      // headers, small payloads, compressed payloads
+	bufs net.Buffers // the batch as iovecs, in order
+	offs []int       // compression bookkeeping: frame index, start, end
+	ends []int       // wire offset where each frame ends
+	data []int       // data messages completed by each frame (0 or 1; a raw remainder may complete several)
+
+	// For inline writes through syscall.RawConn.Write without allocating.
+	iov []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
+var scratchPool = sync.Pool{New: func() any {
+	s := new(writeScratch)
+	s.fn = func(fd uintptr) bool {
+		s.n, s.err = unix.Writev(int(fd), s.bufs)
+		return true
+	}
+	return s
+}}
+
+func putScratch(s *writeScratch) {
+	if cap(s.buf) > 256<<10 {
+		return
+	}
+	clear(s.bufs[:cap(s.bufs)])
+	s.bufs, s.offs, s.ends, s.data = s.bufs[:0], s.offs[:0], s.ends[:0], s.data[:0]
+	s.buf = s.buf[:0]
+	s.n, s.err = 0, nil
+	scratchPool.Put(s)
+}
 
 // inlineMax is the largest payload copied next to its header; larger ones
 // go out as their own iovec.
 const inlineMax = 2048
 
-func (c *Conn) writeFrames(q []outFrame) error {
-	s := scratchPool.Get().(*writeScratch)
-	defer func() {
-		if cap(s.buf) <= 256<<10 {
-			clear(s.bufs[:cap(s.bufs)])
-			s.bufs, s.offs = s.bufs[:0], s.offs[:0]
-			s.buf = s.buf[:0]
-			scratchPool.Put(s)
-		}
-	}()
+// opRaw marks an outFrame whose data is already encoded wire bytes (the
+// unwritten rest of a batch); it completes count data messages.
+const opRaw byte = 0xff
+
+// encode lays a batch out in s: compressed payloads first, then headers
+// and small payloads in one buffer, large payloads as their own iovecs.
+func (c *Conn) encode(s *writeScratch, q []outFrame) (compressed, wire int) {
 	st := c.cfg.Stats
-	// Pass 1: compress eligible messages into s.buf, remembering offsets.
 	s.buf = s.buf[:0]
-	compressed := 0
 	if c.deflater != nil {
 		for i := range q {
 			f := &q[i]
@@ -258,10 +325,20 @@ func (c *Conn) writeFrames(q []outFrame) error {
 	}
 	base := s.buf[:len(s.buf)] // compressed payloads live here
 	segStart := len(s.buf)
-	var dataFrames, wire int
 	ci := 0
 	for i := range q {
 		f := &q[i]
+		if f.op == opRaw {
+			if segStart < len(s.buf) {
+				s.bufs = append(s.bufs, s.buf[segStart:len(s.buf)])
+				segStart = len(s.buf)
+			}
+			s.bufs = append(s.bufs, f.data)
+			wire += len(f.data)
+			s.ends = append(s.ends, wire)
+			s.data = append(s.data, f.count)
+			continue
+		}
 		payload, rsv1 := f.data, false
 		if ci < len(s.offs) && s.offs[ci] == i {
 			payload, rsv1 = base[s.offs[ci+1]:s.offs[ci+2]], true
@@ -270,11 +347,14 @@ func (c *Conn) writeFrames(q []outFrame) error {
 			}
 			ci += 3
 		}
-		if f.op == wsproto.OpText || f.op == wsproto.OpBinary {
-			dataFrames++
-		}
 		s.buf = wsproto.AppendHeader(s.buf, true, f.op, rsv1, len(payload))
 		wire += wsproto.HeaderLen(len(payload)) + len(payload)
+		n := 0
+		if f.op == wsproto.OpText || f.op == wsproto.OpBinary {
+			n = 1
+		}
+		s.ends = append(s.ends, wire)
+		s.data = append(s.data, n)
 		if len(payload) <= inlineMax && !rsv1 {
 			s.buf = append(s.buf, payload...)
 			continue
@@ -285,6 +365,32 @@ func (c *Conn) writeFrames(q []outFrame) error {
 	if segStart < len(s.buf) {
 		s.bufs = append(s.bufs, s.buf[segStart:len(s.buf)])
 	}
+	return compressed, wire
+}
+
+// account counts what a write of n bytes of an encoded batch completed.
+func (c *Conn) account(s *writeScratch, n, compressed int) {
+	st := c.cfg.Stats
+	if st == nil {
+		return
+	}
+	msgs := 0
+	for i, end := range s.ends {
+		if end > n {
+			break
+		}
+		msgs += s.data[i]
+	}
+	st.MessagesOut.Add(uint64(msgs))
+	st.BytesOut.Add(uint64(n))
+	st.CompressedOut.Add(uint64(compressed))
+}
+
+// writeFrames writes a batch, blocking (at most WriteTimeout per batch).
+func (c *Conn) writeFrames(q []outFrame) error {
+	s := scratchPool.Get().(*writeScratch)
+	defer putScratch(s)
+	compressed, wire := c.encode(s, q)
 	if c.cfg.WriteTimeout > 0 {
 		if c.dead.Load() {
 			return wsproto.ErrClosed
@@ -297,17 +403,118 @@ func (c *Conn) writeFrames(q []outFrame) error {
 		}
 	}
 	bufs := s.bufs
-	_, err := bufs.WriteTo(c.nc)
+	n, err := bufs.WriteTo(c.nc)
+	c.account(s, int(n), compressed)
 	if err != nil {
-		if st != nil {
-			st.DroppedOut.Add(uint64(dataFrames))
+		if st := c.cfg.Stats; st != nil {
+			undelivered := 0
+			for i, end := range s.ends {
+				if end > int(n) {
+					undelivered += s.data[i]
+				}
+			}
+			st.DroppedOut.Add(uint64(undelivered))
 		}
 		return err
 	}
-	if st != nil {
-		st.MessagesOut.Add(uint64(dataFrames))
-		st.BytesOut.Add(uint64(wire))
-		st.CompressedOut.Add(uint64(compressed))
-	}
+	_ = wire
 	return nil
+}
+
+// writeInline tries to write a batch without blocking, on the caller's
+// goroutine (a plain TCP socket read by epoll, no compression). It returns
+// what is left to write (nil when all went out), as the original frames
+// when nothing was written, or as one raw frame with the unwritten bytes.
+func (c *Conn) writeInline(rc syscall.RawConn, q []outFrame) ([]outFrame, error) {
+	s := scratchPool.Get().(*writeScratch)
+	defer putScratch(s)
+	compressed, wire := c.encode(s, q)
+	if err := rc.Write(s.fn); err != nil {
+		return nil, err
+	}
+	n, err := s.n, s.err
+	if n < 0 {
+		n = 0
+	}
+	if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+		return nil, err
+	}
+	c.account(s, n, compressed)
+	if n == wire {
+		return nil, nil
+	}
+	if n == 0 {
+		return q, nil
+	}
+	// Partly written: the rest goes out as raw bytes, completing the data
+	// messages not yet fully written.
+	rest := make([]byte, 0, wire-n)
+	off := 0
+	for _, b := range s.bufs {
+		if off+len(b) > n {
+			skip := max(0, n-off)
+			rest = append(rest, b[skip:]...)
+		}
+		off += len(b)
+	}
+	count := 0
+	for i, end := range s.ends {
+		if end > n {
+			count += s.data[i]
+		}
+	}
+	return []outFrame{{op: opRaw, data: rest, count: count}}, nil
+}
+
+// flush writes what is queued. The caller has set c.writing. Plain TCP
+// sockets read by epoll are written inline, on the caller's goroutine,
+// while the kernel takes the bytes without blocking; what would block,
+// and everything else (TLS, compression, close frames), goes to a writer
+// goroutine that may block for up to WriteTimeout.
+func (c *Conn) flush() {
+	c.mu.Lock()
+	rc := c.rc
+	c.mu.Unlock()
+	if rc == nil || c.deflater != nil {
+		go c.writeLoop()
+		return
+	}
+	for range 4 {
+		c.mu.Lock()
+		q := c.queue
+		if len(q) == 0 || c.dead.Load() {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		for _, f := range q {
+			if f.op == wsproto.OpClose {
+				c.mu.Unlock()
+				go c.writeLoop()
+				return
+			}
+		}
+		c.queue, c.queueBytes = nil, 0
+		c.mu.Unlock()
+		rest, err := c.writeInline(rc, q)
+		if err != nil {
+			c.mu.Lock()
+			c.writing = false
+			c.mu.Unlock()
+			c.abort(wsproto.CloseAbnormal, "", "write_error")
+			return
+		}
+		if len(rest) > 0 {
+			c.mu.Lock()
+			c.queue = append(rest, c.queue...)
+			c.queueBytes = 0
+			for _, f := range c.queue {
+				c.queueBytes += len(f.data)
+			}
+			c.mu.Unlock()
+			go c.writeLoop() // the socket is full: wait for it on a goroutine
+			return
+		}
+	}
+	go c.writeLoop() // still busy after a few rounds: hand over
 }
