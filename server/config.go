@@ -151,6 +151,13 @@ type JWTVerifierConfig struct {
 	Audience string `yaml:"audience"`
 	// Leeway tolerates clock skew on exp and nbf (default 30s).
 	Leeway time.Duration `yaml:"leeway"`
+	// RevokeFor is how long a session invalidated through the admin API
+	// stays refused (tokens are stateless); cover the longest token
+	// lifetime (default 24h).
+	RevokeFor time.Duration `yaml:"revoke_for"`
+	// RevokeMax bounds the remembered invalidations (default 100000; the
+	// oldest go first).
+	RevokeMax int `yaml:"revoke_max"`
 }
 
 // JWTKeyConfig is one JWT verification key.

@@ -84,6 +84,25 @@ func (l *ipLimiter) sockets(ip string) int {
 	return 0
 }
 
+// tryAdd counts a socket of ip unless ip already holds max (max <= 0: no
+// cap). Check and count are one step, so concurrent upgrades cannot pass a
+// cap together.
+func (l *ipLimiter) tryAdd(ip string, max int) bool {
+	sh := l.shard(ip)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.m[ip]
+	if e == nil {
+		e = &ipEntry{tokens: -1, last: time.Now().UnixNano()}
+		sh.m[ip] = e
+	}
+	if max > 0 && e.sockets >= max {
+		return false
+	}
+	e.sockets++
+	return true
+}
+
 // add counts a socket of ip (delta +1 or -1).
 func (l *ipLimiter) add(ip string, delta int) {
 	sh := l.shard(ip)

@@ -57,6 +57,7 @@ func (s *Server) socketClosed(sock *Socket, code uint16, reason, cause string) {
 	}
 	rs := sock.route.stats
 	rs.sockets.Add(-1)
+	s.slots.Add(-1)
 	s.ips.add(hostOf(sock.remote), -1)
 	rs.countClose(cause)
 	if tr := sock.route.transcoder; tr != nil {

@@ -134,6 +134,9 @@ func (r *registry) unbind(s *Socket) {
 
 // remove unregisters a socket; it is idempotent.
 func (r *registry) remove(s *Socket) bool {
+	if s.sess == nil {
+		return false // refused before it was registered
+	}
 	k := userKey{s.sess.context, s.sess.user}
 	us := r.userShard(k)
 	us.mu.Lock()

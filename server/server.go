@@ -40,6 +40,7 @@ type Server struct {
 	cascade   *cascade
 	reg       *registry
 	ips       *ipLimiter
+	slots     atomic.Int64 // sockets counted against limits.max_sockets
 	book      *statsBook
 	metrics   *metrics
 	webhook   *webhook
@@ -197,9 +198,14 @@ func validateWith(cfg *Config, custom bool) error { return cfg.validate(custom) 
 // applyConfig installs a validated config: routes, verifier, cascade,
 // admin token. It is used by New and Reload.
 func (s *Server) applyConfig(cfg *Config) error {
-	v, err := s.buildVerifier(cfg)
-	if err != nil {
-		return err
+	var v session.Verifier
+	if old := s.cfg.Load(); old != nil && reflect.DeepEqual(old.Session, cfg.Session) {
+		v = s.verifier() // unchanged: keep its cache and its revocations
+	} else {
+		var err error
+		if v, err = s.buildVerifier(cfg); err != nil {
+			return err
+		}
 	}
 	tok := cfg.Admin.Token
 	if cfg.Admin.TokenFile != "" {
@@ -280,6 +286,7 @@ func (s *Server) buildVerifier(cfg *Config) (session.Verifier, error) {
 			Cookie: j.Cookie, Keys: keys, JWKSFile: j.JWKSFile,
 			UserClaim: j.UserClaim, ContextClaim: j.ContextClaim, SessionClaim: j.SessionClaim,
 			Issuer: j.Issuer, Audience: j.Audience, Leeway: j.Leeway,
+			RevokeFor: j.RevokeFor, RevokeMax: j.RevokeMax,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: session.jwt: %w", ErrConfig, err)
@@ -345,6 +352,7 @@ func (s *Server) Start() error {
 		NoDefaultContentType:          true,
 		CloseOnShutdown:               true,
 		Logger:                        fasthttpLogger{s.log},
+		ErrorHandler:                  s.httpParseError,
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

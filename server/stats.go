@@ -48,6 +48,9 @@ var rejectReasons = []string{
 	"ip_rate",              // 429: the client IP upgrades too fast
 	"ip_limit",             // 429: the client IP holds its maximum of sockets
 	"ip_pending",           // 429: the client IP holds its maximum of unfinished connections
+	"header_too_large",     // 431: the request header is over limits.max_header_bytes
+	"handshake_timeout",    // 408: the request was not finished within limits.handshake_timeout
+	"bad_request",          // 400: fasthttp could not parse the request
 	"draining",             // 503: shutting down
 }
 

@@ -34,6 +34,25 @@ func (s *Server) handleHTTP(ctx *fasthttp.RequestCtx) {
 	s.upgrade(ctx, rt)
 }
 
+// httpParseError answers requests fasthttp could not read on the browser
+// listener (fasthttp's ErrorHandler): an oversized header (431), a request
+// not finished within limits.handshake_timeout (408), anything else
+// malformed (400). Each is counted and logged like other refusals.
+func (s *Server) httpParseError(ctx *fasthttp.RequestCtx, err error) {
+	status, reason, msg := fasthttp.StatusBadRequest, "bad_request", "the request could not be parsed"
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		status, reason, msg = fasthttp.StatusRequestHeaderFieldsTooLarge, "header_too_large",
+			fmt.Sprintf("the request header is larger than limits.max_header_bytes (%s)", s.cfg.Load().Limits.MaxHeaderBytes)
+	case errors.As(err, &ne) && ne.Timeout():
+		status, reason, msg = fasthttp.StatusRequestTimeout, "handshake_timeout", "the request was not finished within limits.handshake_timeout"
+	}
+	s.reject(ctx, status, reason, msg, slog.String("error", err.Error()))
+	ctx.SetConnectionClose()
+}
+
 // reject answers an upgrade with status and a body that says why, counts
 // the reason and logs it (rate-limited).
 func (s *Server) reject(ctx *fasthttp.RequestCtx, status int, reason, msg string, attrs ...slog.Attr) {
@@ -102,7 +121,7 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, rt *route) {
 		s.reject(ctx, fasthttp.StatusTooManyRequests, "ip_limit", fmt.Sprintf("this address already holds %d sockets, the most allowed", max))
 		return
 	}
-	if max := cfg.Limits.MaxSockets; max > 0 && s.reg.total.Load() >= int64(max) {
+	if max := cfg.Limits.MaxSockets; max > 0 && s.slots.Load() >= int64(max) {
 		s.reject(ctx, fasthttp.StatusServiceUnavailable, "capacity", "this node holds its maximum number of sockets; retry later or elsewhere")
 		return
 	}
@@ -231,6 +250,20 @@ func (s *Server) accept(c net.Conn, sock *Socket, v *session.Session, req *sessi
 	if s.reverifyInterval(cfg) > 0 {
 		keep = req
 	}
+	// The node and per-IP caps were checked before the session was
+	// verified; upgrades verified meanwhile may have taken the last slot.
+	// Take the slots for real now, atomically, or refuse (after the 101:
+	// with a close code).
+	if !s.takeSlot(cfg.Limits.MaxSockets) {
+		s.refuseAccepted(sock, "capacity", 1013, "server at capacity; try again later")
+		return
+	}
+	ip := hostOf(sock.remote)
+	if !s.ips.tryAdd(ip, cfg.Limits.MaxSocketsPerIP) {
+		s.slots.Add(-1)
+		s.refuseAccepted(sock, "ip_limit", wsproto.ClosePolicyViolation, "too many sockets from this address")
+		return
+	}
 	// Hold the transcoder lock until open has run, so no outbound message
 	// reaches the transcoder before it.
 	sock.tmu.Lock()
@@ -238,16 +271,14 @@ func (s *Server) accept(c net.Conn, sock *Socket, v *session.Session, req *sessi
 		cfg.Limits.MaxSocketsPerUser, cfg.Limits.OnUserLimit == "close_oldest")
 	if !ok {
 		sock.tmu.Unlock()
+		s.slots.Add(-1)
+		s.ips.add(ip, -1)
 		// Another upgrade of the same user took the last slot meanwhile.
-		s.book.rejected["user_limit"].Add(1)
-		s.log.Info("socket refused after upgrade", "reason", "user_limit", "user", v.User, "context", v.Context)
-		sock.conn.Serve(s.poller, nil)
-		sock.conn.CloseWith(wsproto.ClosePolicyViolation, "too many sockets for this user", "user_limit")
+		s.refuseAccepted(sock, "user_limit", wsproto.ClosePolicyViolation, "too many sockets for this user")
 		return
 	}
 	rt.stats.sockets.Add(1)
 	rt.stats.opened.Add(1)
-	s.ips.add(hostOf(sock.remote), 1)
 	for _, old := range evict {
 		old.closeWith(wsproto.ClosePolicyViolation, "too many sockets for this user: replaced by a newer one", "user_limit")
 	}
@@ -265,6 +296,30 @@ func (s *Server) accept(c net.Conn, sock *Socket, v *session.Session, req *sessi
 	}
 	sock.announced = true
 	sock.conn.Serve(s.poller, leftover)
+}
+
+// takeSlot counts a socket against the node cap (max <= 0: no cap).
+func (s *Server) takeSlot(max int) bool {
+	for {
+		n := s.slots.Load()
+		if max > 0 && n >= int64(max) {
+			return false
+		}
+		if s.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// refuseAccepted closes a socket that lost a race for a slot after its
+// 101: it was never registered, its listeners are never told.
+func (s *Server) refuseAccepted(sock *Socket, reason string, code uint16, msg string) {
+	s.book.rejected[reason].Add(1)
+	if s.rejectLog.allow() {
+		s.log.Info("socket refused after upgrade", "reason", reason, "close", code, "detail", msg, "remote", sock.remote)
+	}
+	sock.conn.Serve(s.poller, nil)
+	sock.conn.CloseWith(code, msg, reason)
 }
 
 // takeConn unwraps fasthttp's hijacked connection and returns any bytes the

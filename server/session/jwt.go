@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -46,6 +47,12 @@ type JWTConfig struct {
 	Issuer, Audience string
 	// Leeway tolerates clock skew on exp/nbf/iat (default 30s).
 	Leeway time.Duration
+	// RevokeFor is how long an invalidated session (logout through the
+	// admin API) stays refused; it should cover the longest token lifetime
+	// (default 24h). At most RevokeMax sessions are remembered (default
+	// 100000; the oldest go first).
+	RevokeFor time.Duration
+	RevokeMax int
 }
 
 // JWT verifies JSON Web Tokens.
@@ -54,6 +61,9 @@ type JWT struct {
 	keys    []jwtKey
 	methods []string
 	parser  *jwt.Parser
+
+	mu      sync.Mutex
+	revoked map[string]time.Time // session id -> refused until
 }
 
 type jwtKey struct {
@@ -62,7 +72,10 @@ type jwtKey struct {
 	key any
 }
 
-var _ Verifier = (*JWT)(nil)
+var (
+	_ Verifier    = (*JWT)(nil)
+	_ Invalidator = (*JWT)(nil)
+)
 
 var supportedAlgs = []string{"HS256", "RS256", "ES256", "EdDSA"}
 
@@ -80,7 +93,13 @@ func NewJWT(cfg JWTConfig) (*JWT, error) {
 	if cfg.Leeway == 0 {
 		cfg.Leeway = 30 * time.Second
 	}
-	v := &JWT{cfg: cfg}
+	if cfg.RevokeFor <= 0 {
+		cfg.RevokeFor = 24 * time.Hour
+	}
+	if cfg.RevokeMax <= 0 {
+		cfg.RevokeMax = 100_000
+	}
+	v := &JWT{cfg: cfg, revoked: map[string]time.Time{}}
 	for i, k := range cfg.Keys {
 		key, err := loadKey(k)
 		if err != nil {
@@ -200,7 +219,47 @@ func (v *JWT) Verify(_ context.Context, req *Request) (*Session, error) {
 		sum := sha256.Sum256([]byte(raw))
 		s.ID = "jwt-" + hex.EncodeToString(sum[:16])
 	}
+	if v.isRevoked(s.ID, time.Now()) {
+		return nil, Reject("session %q was invalidated", s.ID)
+	}
 	return s, nil
+}
+
+// Invalidate implements Invalidator: tokens are stateless, so a logout
+// (DELETE /api/v1/sessions/{id}) is remembered and the session refused
+// until RevokeFor has passed or the token has expired anyway.
+func (v *JWT) Invalidate(id string) {
+	now := time.Now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.revoked) >= v.cfg.RevokeMax {
+		var oldest string
+		var oldestT time.Time
+		for k, t := range v.revoked {
+			if !now.Before(t) {
+				delete(v.revoked, k)
+				continue
+			}
+			if oldest == "" || t.Before(oldestT) {
+				oldest, oldestT = k, t
+			}
+		}
+		if len(v.revoked) >= v.cfg.RevokeMax && oldest != "" {
+			delete(v.revoked, oldest)
+		}
+	}
+	v.revoked[id] = now.Add(v.cfg.RevokeFor)
+}
+
+func (v *JWT) isRevoked(id string, now time.Time) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	until, ok := v.revoked[id]
+	if ok && !now.Before(until) {
+		delete(v.revoked, id)
+		return false
+	}
+	return ok
 }
 
 func (v *JWT) keyFunc(t *jwt.Token) (any, error) {

@@ -200,3 +200,32 @@ func FuzzJWTVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestJWTRevocation(t *testing.T) {
+	t.Parallel()
+	secret := "0123456789abcdef0123456789abcdef"
+	v, err := NewJWT(JWTConfig{Keys: []JWTKey{{Algorithm: "HS256", Secret: secret}}, RevokeFor: 50 * time.Millisecond, RevokeMax: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(sid string) string {
+		return sign(t, jwt.SigningMethodHS256, []byte(secret), "", claims("sid", sid))
+	}
+	if _, err := v.Verify(context.Background(), &Request{SessionID: tok("a")}); err != nil {
+		t.Fatal(err)
+	}
+	v.Invalidate("a")
+	if _, err := v.Verify(context.Background(), &Request{SessionID: tok("a")}); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("revoked session accepted: %v", err)
+	}
+	// Bounded: the oldest revocation goes when the table is full.
+	v.Invalidate("b")
+	v.Invalidate("c")
+	if _, err := v.Verify(context.Background(), &Request{SessionID: tok("a")}); err != nil {
+		t.Fatalf("the oldest revocation should have been dropped: %v", err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if _, err := v.Verify(context.Background(), &Request{SessionID: tok("c")}); err != nil {
+		t.Fatalf("revocation outlived RevokeFor: %v", err)
+	}
+}

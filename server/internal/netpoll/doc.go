@@ -16,10 +16,10 @@
 //     teardown on the read path).
 //
 // The handler reads with its own syscalls on the registered fd; it must not
-// close the fd while registered (Remove first). Handlers must not block for
-// long: a worker serves many connections. When every worker is busy and the
-// queue is full, events are served on a temporary goroutine, so a slow
-// handler delays only itself.
+// close the fd while registered (Remove first). An event is handed to a
+// worker only if one is idle at that moment; otherwise it runs on a
+// goroutine of its own at once, so a slow handler (a blocking listener, a
+// transcoder using its whole time budget) delays only its own connection.
 //
 // Elsewhere than Linux, New returns ErrUnsupported and callers fall back to
 // a goroutine per connection.

@@ -35,6 +35,7 @@ type Poller struct {
 	wakeFd  int
 	cfg     Config
 	queue   chan *Desc
+	idle    atomic.Int32 // workers waiting for an event
 	bufPool sync.Pool
 	gen     atomic.Uint32
 	closed  atomic.Bool
@@ -80,9 +81,12 @@ func New(cfg Config) (*Poller, error) {
 		epfd:   epfd,
 		wakeFd: wfd,
 		cfg:    cfg,
-		queue:  make(chan *Desc, 64*cfg.Workers),
-		done:   make(chan struct{}),
-		stop:   make(chan struct{}),
+		// An event goes to the workers only while one of them is idle;
+		// otherwise it gets a goroutine of its own at once, so a slow
+		// listener or transcoder on some sockets never delays the others.
+		queue: make(chan *Desc, cfg.Workers),
+		done:  make(chan struct{}),
+		stop:  make(chan struct{}),
 	}
 	p.bufPool.New = func() any { b := make([]byte, cfg.BufferSize); return &b }
 	for range cfg.Workers {
@@ -219,11 +223,14 @@ func (p *Poller) submit(d *Desc) {
 		go p.runSpawned(d)
 		return
 	}
-	select {
-	case p.queue <- d:
-	default:
-		go p.runSpawned(d)
+	if p.idle.Load() > 0 {
+		select {
+		case p.queue <- d:
+			return
+		default:
+		}
 	}
+	go p.runSpawned(d)
 }
 
 func (p *Poller) runSpawned(d *Desc) {
@@ -235,10 +242,13 @@ func (p *Poller) runSpawned(d *Desc) {
 func (p *Poller) worker() {
 	buf := make([]byte, p.cfg.BufferSize)
 	for {
+		p.idle.Add(1)
 		select {
 		case d := <-p.queue:
+			p.idle.Add(-1)
 			p.run(d, buf)
 		case <-p.stop:
+			p.idle.Add(-1)
 			return
 		}
 	}
