@@ -76,7 +76,10 @@
 //     goroutines; use ArmTimer for anything that must happen later.
 //   - Message.Data is only valid during the call.
 //   - Each call may emit a bounded number of bytes (4 MiB by default), and
-//     each instance has a memory cap (32 MiB by default).
+//     each instance has a memory cap (32 MiB by default). A socket's
+//     attributes hold at most 1 MiB of what the transcoder stored (keys
+//     plus values; SetAttr fails with ErrTooLarge beyond), and timer ids
+//     run from 0 to 255.
 //   - There is no file system, network, environment or argument list. The
 //     clock and random numbers work; os.Stdout and os.Stderr go to the
 //     server's log, rate-limited.

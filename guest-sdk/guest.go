@@ -71,7 +71,8 @@ func AttrString(key string) (string, bool) {
 }
 
 // SetAttr sets the socket attribute key (keys up to 256 bytes, values up
-// to 64 KiB).
+// to 64 KiB, all of a socket's attributes together up to 1 MiB;
+// ErrTooLarge beyond).
 func SetAttr(key string, value []byte) error { return sdk.SetAttr(key, value) }
 
 // SetAttrString is SetAttr for string values.
@@ -80,8 +81,9 @@ func SetAttrString(key, value string) error { return sdk.SetAttr(key, []byte(val
 // DeleteAttr removes the socket attribute key.
 func DeleteAttr(key string) error { return sdk.DeleteAttr(key) }
 
-// ArmTimer (re)arms the socket's timer id to fire after d; the Timer
-// handler then runs with id. Each socket has its own timers.
+// ArmTimer (re)arms the socket's timer id (0 to 255; ErrBadArgument
+// beyond) to fire after d; the Timer handler then runs with id. Each
+// socket has its own timers.
 func ArmTimer(id uint32, d time.Duration) error {
 	if d <= 0 {
 		d = 1 // 0 would cancel

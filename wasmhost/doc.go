@@ -45,7 +45,9 @@
 //	clock_time_get, clock_res_get                             realtime and monotonic clocks
 //	random_get                                                crypto/rand
 //	fd_write on 1 and 2                                       lines into the Logger, with the
-//	                                                          module's name, rate-limited
+//	                                                          module's name, rate-limited;
+//	                                                          at most 64 KiB per call (a
+//	                                                          short write beyond)
 //	fd_read on 0                                              end of file
 //	fd_fdstat_get, fd_fdstat_set_flags, fd_close on 0–2       character devices, no-ops
 //	fd_prestat_get, fd_prestat_dir_name                       EBADF: no preopened directories
@@ -61,13 +63,22 @@
 // call (ABI functions) or EFAULT (WASI functions).
 //
 // Every call has a wall-clock budget (CallTimeout). Load rewrites each
-// module (package internal/instrument) so that every function entry and
-// loop head counts down a fuel global and calls back into the host every
-// few thousand checks; the host then stops the call if it is past its
-// budget or its context is done, and lets other goroutines run. So an
-// endless loop or runaway recursion costs at most its budget, and guests
-// can never hold all Go processors. Each call may also emit at most
-// MaxEmitBytes through WriteFrame and Deliver.
+// module (package internal/instrument) so that every function entry, loop
+// head and bulk memory or table instruction takes the cost of the work it
+// starts from a fuel global, and calls back into the host when the fuel
+// runs out; the host then stops the call if it is past its budget or its
+// context is done, and lets other goroutines run. Host functions that
+// handle large buffers check the budget too. So an endless loop, runaway
+// recursion or copy costs at most its budget, and guests can never hold
+// all Go processors. Each call may also emit at most MaxEmitBytes through
+// WriteFrame and Deliver.
+//
+// Host memory is bounded as well: linear memory by MaxMemoryPages, tables
+// by the rewrite, a socket's attributes to abi.MaxAttrTotal bytes of the
+// guest's (counted in the attribute abi.ReservedAttrKey, which the server
+// sees in the socket's attribute store), timers to abi.MaxTimerID+1 per
+// socket, and the call stacks a deep recursion grows in wazero are dropped
+// after a long call.
 //
 // A failed call throws its instance away (except a guest's own error
 // status, after which the instance is still sound); the slot is refilled

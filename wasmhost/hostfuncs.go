@@ -3,7 +3,9 @@ package wasmhost
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -91,12 +93,15 @@ func (inst *instance) emit(fn string, flags uint32, data []byte) abi.Status {
 	if inst.emitted > inst.m.cfg.MaxEmitBytes {
 		inst.abort(KindEmitLimit, fmt.Sprintf("%s: the call emitted more than %d bytes", fn, inst.m.cfg.MaxEmitBytes))
 	}
+	inst.spend(len(data))
 	binary := flags&abi.FlagBinary != 0
+	if !binary && !utf8.Valid(data) {
+		// A text frame must be UTF-8 (RFC 6455 §5.6), and so must a text
+		// message for the listeners, which may send it on as a frame.
+		return abi.StatusBadArgument
+	}
 	var err error
 	if fn == abi.ImportWriteFrame {
-		if !binary && !utf8.Valid(data) {
-			return abi.StatusBadArgument // a text frame must be UTF-8 (RFC 6455 §5.6)
-		}
 		err = inst.host.WriteFrame(binary, data)
 	} else {
 		err = inst.host.Deliver(binary, data)
@@ -121,10 +126,12 @@ func hostClose(ctx context.Context, mod api.Module, stack []uint64) {
 	code := uint32(stack[0])
 	reason := inst.view(mod, abi.ImportClose, uint32(stack[1]), uint32(stack[2]))
 	switch {
-	case inst.host == nil, !validCloseCode(code), !utf8.Valid(reason):
+	case inst.host == nil, !validCloseCode(code):
 		stack[0] = abi.StatusBadArgument
 	case len(reason) > abi.MaxCloseReason:
 		stack[0] = abi.StatusTooLarge
+	case !utf8.Valid(reason):
+		stack[0] = abi.StatusBadArgument
 	default:
 		inst.host.Close(uint16(code), string(reason))
 		stack[0] = abi.StatusOK
@@ -156,12 +163,21 @@ func hostGetAttr(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = negStatus(abi.StatusTooLarge)
 		return
 	}
+	if string(k) == attrBytesKey {
+		stack[0] = negStatus(abi.StatusBadArgument)
+		return
+	}
 	v, ok := inst.host.Attr(inst.key(k))
-	if !ok {
+	switch {
+	case !ok:
 		stack[0] = negStatus(abi.StatusNotFound)
+		return
+	case len(v) > math.MaxInt32:
+		stack[0] = negStatus(abi.StatusTooLarge)
 		return
 	}
 	if uint64(len(v)) <= uint64(vcap) {
+		inst.spend(len(v))
 		copy(inst.view(mod, abi.ImportGetAttr, vptr, uint32(len(v))), v)
 	}
 	stack[0] = uint64(uint32(len(v)))
@@ -177,15 +193,28 @@ func hostSetAttr(ctx context.Context, mod api.Module, stack []uint64) {
 	k := inst.view(mod, abi.ImportSetAttr, uint32(stack[0]), uint32(stack[1]))
 	v := inst.view(mod, abi.ImportSetAttr, uint32(stack[2]), uint32(stack[3]))
 	switch {
-	case inst.host == nil:
+	case inst.host == nil, string(k) == attrBytesKey:
 		stack[0] = abi.StatusBadArgument
 	case len(k) > abi.MaxAttrKey, len(v) > abi.MaxAttrValue:
 		stack[0] = abi.StatusTooLarge
 	default:
+		key := inst.key(k)
+		old, had := inst.host.Attr(key)
+		used := inst.attrBytes()
+		grown := used + len(key) + len(v)
+		if had {
+			grown -= len(key) + len(old)
+		}
+		if grown > abi.MaxAttrTotal && grown > used {
+			stack[0] = abi.StatusTooLarge
+			return
+		}
 		if len(v) == 0 {
 			v = emptyValue
 		}
-		inst.host.SetAttr(inst.key(k), v)
+		inst.spend(len(v))
+		inst.host.SetAttr(key, v)
+		inst.setAttrBytes(used, grown)
 		stack[0] = abi.StatusOK
 	}
 }
@@ -194,14 +223,55 @@ func hostDeleteAttr(ctx context.Context, mod api.Module, stack []uint64) {
 	inst := callState(ctx)
 	k := inst.view(mod, abi.ImportDeleteAttr, uint32(stack[0]), uint32(stack[1]))
 	switch {
-	case inst.host == nil:
+	case inst.host == nil, string(k) == attrBytesKey:
 		stack[0] = abi.StatusBadArgument
 	case len(k) > abi.MaxAttrKey:
 		stack[0] = abi.StatusTooLarge
 	default:
-		inst.host.SetAttr(inst.key(k), nil)
+		key := inst.key(k)
+		if old, had := inst.host.Attr(key); had {
+			used := inst.attrBytes()
+			inst.host.SetAttr(key, nil)
+			inst.setAttrBytes(used, used-len(key)-len(old))
+		}
 		stack[0] = abi.StatusOK
 	}
+}
+
+// attrBytesKey is the socket attribute in which the host keeps the bytes
+// (keys plus values) the guest has stored in the socket's attributes, so
+// that it can hold the guest to abi.MaxAttrTotal per socket: the count
+// must live with the socket, like the attributes, since any instance may
+// serve the next call. Guests can neither read nor write it. Attributes
+// the server or its listeners set are not counted; a guest that
+// overwrites or deletes one is credited nothing below zero.
+const attrBytesKey = abi.ReservedAttrKey
+
+// attrBytes returns the socket's count of guest attribute bytes.
+func (inst *instance) attrBytes() int {
+	v, _ := inst.host.Attr(attrBytesKey)
+	n := 0
+	for _, c := range v { // decimal, as setAttrBytes writes it
+		switch {
+		case c < '0' || c > '9':
+			return 0 // not ours: someone else wrote it
+		case n > abi.MaxAttrTotal:
+			return n // full; stop before it could overflow
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// setAttrBytes stores the count n (never below zero) if it changed from
+// old.
+func (inst *instance) setAttrBytes(old, n int) {
+	n = max(n, 0)
+	if n == old {
+		return
+	}
+	inst.numBuf = strconv.AppendInt(inst.numBuf[:0], int64(n), 10)
+	inst.host.SetAttr(attrBytesKey, inst.numBuf)
 }
 
 func hostArmTimer(ctx context.Context, _ api.Module, stack []uint64) {
@@ -236,6 +306,31 @@ const schedSlice = int64(time.Millisecond)
 // entry and loop head, once per instrument.Period checks.
 func hostYield(ctx context.Context, _ api.Module, stack []uint64) {
 	inst := callState(ctx)
+	inst.yields++
+	inst.checkBudget()
+	stack[0] = instrument.Period
+}
+
+// workQuantum is how many bytes host functions may handle for a call
+// between two checks of its budget.
+const workQuantum = 256 << 10
+
+// spend accounts for n bytes of work a host function does for the guest
+// and checks the call's budget every workQuantum bytes: the fuel counts
+// the guest's own instructions, and without this a guest could stretch a
+// call far past its budget through host functions that handle large
+// buffers (random_get, fd_write, write_frame, ...).
+func (inst *instance) spend(n int) {
+	inst.work += n
+	if inst.work >= workQuantum {
+		inst.work = 0
+		inst.checkBudget()
+	}
+}
+
+// checkBudget stops the call if it is past its deadline or its caller's
+// context is done, and lets other goroutines run during a long call.
+func (inst *instance) checkBudget() {
 	now := mono()
 	if now > inst.deadline {
 		inst.abort(KindTimeout, "the call ran past its budget")
@@ -253,5 +348,4 @@ func hostYield(ctx context.Context, _ api.Module, stack []uint64) {
 		inst.sliceStart = now
 		runtime.Gosched()
 	}
-	stack[0] = instrument.Period
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/edgews/edgews/wasmhost/abi"
+	"github.com/edgews/edgews/wasmhost/internal/instrument"
 )
 
 type fnID uint8
@@ -43,6 +44,7 @@ type instance struct {
 	mem   api.Memory
 	fns   [fnCount]api.Function
 	alloc api.Function
+	fuel  api.MutableGlobal // the fuel global the instrumenter added
 	stack []uint64
 
 	bufPtr, bufCap uint32 // the guest's input buffer, from its alloc export
@@ -51,14 +53,18 @@ type instance struct {
 	// Per-call state, touched only by the goroutine running the call.
 	cc          callContext
 	host        Host
+	start       int64 // mono() value when the call began
 	deadline    int64 // mono() value after which yield stops the call
 	sliceStart  int64 // mono() value of the last scheduler yield
+	yields      int   // calls of yield during this call
+	work        int   // bytes host functions handled since the last budget check
 	emitted     int
 	failKind    Kind
 	failDetail  string
 	memLimitHit bool
 
 	keys   map[string]string // interned attribute keys
+	numBuf []byte            // scratch for the attribute byte count
 	stdout lineBuffer
 	stderr lineBuffer
 }
@@ -138,7 +144,7 @@ func (m *Module) newInstance(ctx context.Context) (_ *instance, err error) {
 	inst.begin(allocCtx, nil, m.cfg.InitTimeout)
 	defer inst.end()
 
-	mod, err := m.rt.wz.InstantiateModule(&inst.cc, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := m.wz.InstantiateModule(&inst.cc, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		return nil, m.initError("instantiate", inst, err)
 	}
@@ -151,10 +157,12 @@ func (m *Module) newInstance(ctx context.Context) (_ *instance, err error) {
 		}
 	}()
 	inst.mem = mod.Memory()
-	inst.alloc = mod.ExportedFunction(abi.ExportAlloc)
-	for i, name := range fnExports {
-		inst.fns[i] = mod.ExportedFunction(name)
+	fuel, ok := mod.ExportedGlobal(instrument.FuelExport).(api.MutableGlobal)
+	if !ok {
+		return nil, fmt.Errorf("%w: module %q: the instrumented module lacks its fuel global", ErrInit, m.name)
 	}
+	inst.fuel = fuel
+	inst.alloc = mod.ExportedFunction(abi.ExportAlloc)
 
 	if f := mod.ExportedFunction(abi.ExportInitialize); f != nil {
 		if err := f.CallWithStack(&inst.cc, nil); err != nil {
@@ -182,7 +190,33 @@ func (m *Module) newInstance(ctx context.Context) (_ *instance, err error) {
 	if status := uint32(stack[0]); status != abi.StatusOK {
 		return nil, fmt.Errorf("%w: module %q: %s returned status %d", ErrInit, m.name, abi.ExportInit, status)
 	}
+	// Resolve the exports the calls use only now: the guest's start may
+	// have grown the call stacks of the functions it ran (see refresh).
+	inst.refresh(fnCount)
 	return inst, nil
+}
+
+// stackRefreshAfter is how long a call must have run before refresh drops
+// the call stacks it may have grown.
+const stackRefreshAfter = int64(500 * time.Microsecond)
+
+// refresh resolves the exports again, fn only (and alloc), or all of them
+// for fnCount. wazero gives every resolved function its own call stack,
+// which grows with the deepest recursion of a call and never shrinks: a
+// guest that recursed deep once would make the instance hold on to up to
+// wazero's ceiling of about 100 MB per export, outside MaxMemoryPages.
+// Resolving the function again drops the grown stack. Growing a stack
+// takes time (it is written and, as it doubles, copied: about 0.5 MB per
+// millisecond measured here), so a call that yielded (used a fuel period)
+// and ran longer than stackRefreshAfter pays for a refresh (a few
+// allocations), and short calls, the normal case, never do.
+func (inst *instance) refresh(fn fnID) {
+	inst.alloc = inst.mod.ExportedFunction(abi.ExportAlloc)
+	for i, name := range fnExports {
+		if fn == fnCount || fnID(i) == fn {
+			inst.fns[i] = inst.mod.ExportedFunction(name)
+		}
+	}
 }
 
 func (m *Module) initError(step string, inst *instance, err error) error {
@@ -198,8 +232,14 @@ func (inst *instance) begin(ctx context.Context, h Host, budget time.Duration) {
 	now := mono()
 	inst.cc.parent = ctx
 	inst.host = h
+	inst.start = now
 	inst.deadline = now + int64(budget)
 	inst.sliceStart = now
+	inst.yields = 0
+	inst.work = 0
+	if inst.fuel != nil {
+		inst.fuel.Set(instrument.Period)
+	}
 	inst.emitted = 0
 	inst.failKind = 0
 	inst.failDetail = ""
@@ -275,6 +315,9 @@ func (inst *instance) run(ctx context.Context, h Host, fn fnID, arg uint32, data
 	}
 	if err := inst.fns[fn].CallWithStack(&inst.cc, stack); err != nil {
 		return inst.callError(fn, err)
+	}
+	if inst.yields > 0 && mono()-inst.start > stackRefreshAfter {
+		inst.refresh(fn)
 	}
 	if status := uint32(stack[0]); status != abi.StatusOK {
 		return &CallError{Func: fnNames[fn], Kind: KindGuestStatus, Status: status}

@@ -3,6 +3,7 @@ package wasmhost
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/edgews/edgews/wasmhost/abi"
+	"github.com/edgews/edgews/wasmhost/internal/wasmbuild"
 )
 
 // TestWASISignatures checks the WASI table against wazero's own
@@ -165,3 +169,81 @@ func TestCallErrorText(t *testing.T) {
 		t.Fatal(Kind(200).String())
 	}
 }
+
+// minimalGuest is the smallest module the host accepts: every export
+// returns 0 (alloc returns 1024), nothing is imported.
+func minimalGuest() []byte {
+	i32 := byte(wasmbuild.I32)
+	one := wasmbuild.FuncType{Params: []byte{i32}, Results: []byte{i32}}
+	two := wasmbuild.FuncType{Params: []byte{i32, i32}, Results: []byte{i32}}
+	ret := func(v int32) []byte { return wasmbuild.I32Const(nil, v) }
+	m := wasmbuild.Module{
+		MemoryPages: 1,
+		Funcs: []wasmbuild.Func{
+			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.Version)), Export: abi.ExportABIVersion},
+			{Type: one, Code: ret(1024), Export: abi.ExportAlloc},
+			{Type: one, Code: ret(0), Export: abi.ExportInit},
+			{Type: one, Code: ret(0), Export: abi.ExportOpen},
+			{Type: two, Code: ret(0), Export: abi.ExportInbound},
+			{Type: two, Code: ret(0), Export: abi.ExportOutbound},
+			{Type: two, Code: ret(0), Export: abi.ExportClose},
+			{Type: one, Code: ret(0), Export: abi.ExportTimer},
+		},
+	}
+	return m.Bytes()
+}
+
+// TestCacheFailsLater breaks the compilation cache after the runtime has
+// checked it (as a disk that fills up, or a corrupt entry, would): wazero
+// then reports the cache's error as a failure to compile, which used to
+// make every module unloadable. The runtime now compiles with an
+// in-memory cache instead, says so once, and keeps loading modules; a
+// module that is really invalid is still refused.
+func TestCacheFailsLater(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	var msgs []string
+	rt, err := NewRuntime(ctx, RuntimeConfig{CacheDir: dir, Logger: slog.New(recordHandler{&msgs})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	// Replace wazero's versioned directory inside dir with a file: every
+	// read and write of a cache entry now fails with ENOTDIR.
+	subs, err := filepath.Glob(filepath.Join(dir, "wazero-*"))
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("cache directory layout: %v %v", subs, err)
+	}
+	if err := os.RemoveAll(subs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(subs[0], []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		m, err := rt.Load(ctx, "after-the-break", minimalGuest(), ModuleConfig{})
+		if err != nil {
+			t.Fatalf("load %d: %v", i, err)
+		}
+		if err := m.Inbound(ctx, nopHost{}, false, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		_ = m.Close(ctx)
+	}
+	if rt.CacheDir() != "" || len(msgs) != 1 || !strings.Contains(msgs[0], "caching in memory") {
+		t.Fatalf("cache dir %q, log %q", rt.CacheDir(), msgs)
+	}
+	if _, err := rt.Load(ctx, "broken", []byte("\x00asm\x01\x00\x00\x00\x01\x01"), ModuleConfig{}); !errors.Is(err, ErrInvalidModule) {
+		t.Fatalf("an invalid module: %v", err)
+	}
+}
+
+type nopHost struct{}
+
+func (nopHost) WriteFrame(bool, []byte) error  { return nil }
+func (nopHost) Deliver(bool, []byte) error     { return nil }
+func (nopHost) Close(uint16, string)           {}
+func (nopHost) Attr(string) ([]byte, bool)     { return nil, false }
+func (nopHost) SetAttr(string, []byte)         {}
+func (nopHost) ArmTimer(uint32, time.Duration) {}

@@ -18,6 +18,7 @@ import (
 // different sockets may.
 type Module struct {
 	rt       *Runtime
+	wz       wazero.Runtime // the runtime it was compiled in
 	name     string
 	cfg      ModuleConfig
 	compiled wazero.CompiledModule
@@ -33,9 +34,10 @@ type Module struct {
 
 	active    atomic.Int64 // calls in flight, for Close
 	closing   atomic.Bool
-	drained   chan struct{}
+	drained   chan struct{} // closed once closing and no call is in flight
 	drainOnce sync.Once
 	closeOnce sync.Once
+	closed    chan struct{} // closed once instances and code are released
 	closeErr  error
 }
 
@@ -58,16 +60,18 @@ func (s ModuleStats) Failed() uint64 {
 	return n
 }
 
-func newModule(r *Runtime, name string, compiled wazero.CompiledModule, cfg ModuleConfig) *Module {
+func newModule(r *Runtime, wz wazero.Runtime, name string, compiled wazero.CompiledModule, cfg ModuleConfig) *Module {
 	log := r.log.With("module", name)
 	m := &Module{
 		rt:       r,
+		wz:       wz,
 		name:     name,
 		cfg:      cfg,
 		compiled: compiled,
 		log:      log,
 		guestLog: newLineLimiter(log, r.logLines),
 		drained:  make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
 	m.pool.init(cfg.MaxInstances)
 	return m
@@ -206,25 +210,33 @@ func (m *Module) Stats() ModuleStats {
 }
 
 // Close stops new calls (they fail with KindUnavailable wrapping
-// ErrClosed), waits for calls in flight to finish or ctx to be done, then
-// closes every instance and the compiled code. It is safe to call more than
-// once.
+// ErrClosed), waits for calls in flight to finish, then closes every
+// instance and the compiled code. If ctx is done first, Close returns its
+// error and the module finishes closing on its own once the calls in
+// flight are done. It is safe to call more than once.
 func (m *Module) Close(ctx context.Context) error {
 	m.closing.Store(true)
 	if m.active.Load() == 0 {
 		m.drainOnce.Do(func() { close(m.drained) })
 	}
+	go m.closeOnce.Do(m.finish)
 	select {
-	case <-m.drained:
+	case <-m.closed:
+		return m.closeErr
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	m.closeOnce.Do(func() {
-		for _, inst := range m.pool.drain() {
-			inst.close(ctx)
-		}
-		m.guestLog.flush()
-		m.closeErr = m.compiled.Close(ctx)
-	})
-	return m.closeErr
+}
+
+// finish releases the module once it is drained; it runs once, on its own
+// goroutine, so that a Close that gives up does not leak the instances.
+func (m *Module) finish() {
+	<-m.drained
+	ctx := context.Background()
+	for _, inst := range m.pool.drain() {
+		inst.close(ctx)
+	}
+	m.guestLog.flush()
+	m.closeErr = m.compiled.Close(ctx)
+	close(m.closed)
 }

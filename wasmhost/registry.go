@@ -37,24 +37,35 @@ type Transcoder struct {
 	swaps   atomic.Uint64
 	removed atomic.Bool
 
-	retiredMu sync.Mutex
-	retired   ModuleStats // counters of modules swapped out
+	// statsMu orders swaps against Stats, so that a module's counters are
+	// summed exactly once at any time: as the current module, as one
+	// retiring (swapped out, its calls in flight finishing) or as part of
+	// retired.
+	statsMu  sync.Mutex
+	retiring []*Module
+	retired  ModuleStats // counters of modules swapped out and closed
 }
 
 // Set loads wasm under name with cfg. If name exists its module is swapped
 // for the new one (see Replace); otherwise the name is added. On error
 // nothing changes.
 func (r *Registry) Set(ctx context.Context, name string, wasm []byte, cfg ModuleConfig) (*Transcoder, error) {
-	r.mu.Lock()
-	t, ok := r.ts[name]
-	if !ok {
-		t = &Transcoder{name: name}
-		t.swapMu.Lock() // held until the first module is in place
-		r.ts[name] = t
-	} else {
+	for {
+		r.mu.Lock()
+		t, ok := r.ts[name]
+		if !ok {
+			break // with r.mu held
+		}
 		r.mu.Unlock()
-		return t, r.swap(ctx, t, wasm, &cfg)
+		err := r.swap(ctx, t, wasm, &cfg)
+		if errors.Is(err, errGone) {
+			continue // removed meanwhile (a concurrent first Set failed, or Remove): add it anew
+		}
+		return t, err
 	}
+	t := &Transcoder{name: name}
+	t.swapMu.Lock() // held until the first module is in place
+	r.ts[name] = t
 	r.mu.Unlock()
 	m, err := r.rt.Load(ctx, name, wasm, cfg)
 	if err != nil {
@@ -72,8 +83,9 @@ func (r *Registry) Set(ctx context.Context, name string, wasm []byte, cfg Module
 
 // Replace compiles and validates wasm with the configuration of the module
 // it replaces. On success new calls go to it and the old module is closed
-// once its calls in flight are done (Replace waits for that, or for ctx);
-// on failure the old module keeps serving and the error says why.
+// once its calls in flight are done (Replace waits for that, or for ctx,
+// and returns nil either way: the new module is serving); on failure the
+// old module keeps serving and the error says why.
 func (r *Registry) Replace(ctx context.Context, name string, wasm []byte) error {
 	t := r.Get(name)
 	if t == nil {
@@ -82,12 +94,15 @@ func (r *Registry) Replace(ctx context.Context, name string, wasm []byte) error 
 	return r.swap(ctx, t, wasm, nil)
 }
 
+// errGone is what swap returns for a transcoder removed from the registry.
+var errGone = fmt.Errorf("%w: removed", ErrNotFound)
+
 func (r *Registry) swap(ctx context.Context, t *Transcoder, wasm []byte, cfg *ModuleConfig) error {
 	t.swapMu.Lock()
 	defer t.swapMu.Unlock()
 	old := t.cur.Load()
 	if t.removed.Load() || old == nil {
-		return fmt.Errorf("%w: %q", ErrNotFound, t.name)
+		return fmt.Errorf("%w: %q", errGone, t.name)
 	}
 	c := old.Config()
 	if cfg != nil {
@@ -97,24 +112,50 @@ func (r *Registry) swap(ctx context.Context, t *Transcoder, wasm []byte, cfg *Mo
 	if err != nil {
 		return fmt.Errorf("wasmhost: replace %q (the current module keeps serving): %w", t.name, err)
 	}
+	t.statsMu.Lock()
+	t.retiring = append(t.retiring, old)
 	t.cur.Store(m)
+	t.statsMu.Unlock()
 	t.swaps.Add(1)
-	return t.retire(ctx, old)
+	t.retire(ctx, old)
+	return nil
 }
 
-// retire closes a swapped-out module and keeps its counters.
-func (t *Transcoder) retire(ctx context.Context, old *Module) error {
-	err := old.Close(ctx)
-	s := old.Stats()
-	t.retiredMu.Lock()
-	t.retired.Calls += s.Calls
-	for i := range s.Failures {
-		t.retired.Failures[i] += s.Failures[i]
+// retire closes a swapped-out module and folds its counters into the
+// transcoder's. The swap has succeeded whatever happens here: if ctx ends
+// before the old module's calls in flight do, it finishes closing (and is
+// folded) on its own.
+func (t *Transcoder) retire(ctx context.Context, old *Module) {
+	if old.Close(ctx) == nil {
+		t.fold(old)
+		return
 	}
-	t.retired.InstancesCreated += s.InstancesCreated
-	t.retired.InstancesDiscarded += s.InstancesDiscarded
-	t.retiredMu.Unlock()
-	return err
+	go func() {
+		<-old.closed
+		t.fold(old)
+	}()
+}
+
+func (t *Transcoder) fold(old *Module) {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	for i, m := range t.retiring {
+		if m == old {
+			t.retiring = append(t.retiring[:i], t.retiring[i+1:]...)
+			break
+		}
+	}
+	addCounters(&t.retired, old.Stats())
+}
+
+// addCounters adds the counters of s (not its instance gauges) to sum.
+func addCounters(sum *ModuleStats, s ModuleStats) {
+	sum.Calls += s.Calls
+	for i := range s.Failures {
+		sum.Failures[i] += s.Failures[i]
+	}
+	sum.InstancesCreated += s.InstancesCreated
+	sum.InstancesDiscarded += s.InstancesDiscarded
 }
 
 // Get returns the transcoder of name, or nil.
@@ -182,21 +223,23 @@ func (t *Transcoder) Module() *Module { return t.cur.Load() }
 func (t *Transcoder) Swaps() uint64 { return t.swaps.Load() }
 
 // Stats returns the counters of the current module plus those of every
-// module it replaced, so they only ever grow.
+// module it replaced, so they only ever grow (also across a swap). The
+// instance gauges count the current module's instances plus those of
+// replaced modules still finishing their calls; Idle is the current
+// module's.
 func (t *Transcoder) Stats() ModuleStats {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
 	var s ModuleStats
 	if m := t.cur.Load(); m != nil {
 		s = m.Stats()
 	}
-	t.retiredMu.Lock()
-	r := t.retired
-	t.retiredMu.Unlock()
-	s.Calls += r.Calls
-	for i := range s.Failures {
-		s.Failures[i] += r.Failures[i]
+	for _, m := range t.retiring {
+		r := m.Stats()
+		addCounters(&s, r)
+		s.Instances += r.Instances
 	}
-	s.InstancesCreated += r.InstancesCreated
-	s.InstancesDiscarded += r.InstancesDiscarded
+	addCounters(&s, t.retired)
 	return s
 }
 

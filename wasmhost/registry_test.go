@@ -57,8 +57,8 @@ func TestReplaceUnderTraffic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			deadline := time.Now().Add(30 * time.Second)
-			for i := 0; i < 100000 && !stop.Load() && time.Now().Before(deadline); i++ {
+			deadline := time.Now().Add(60 * time.Second)
+			for i := 0; i < 10_000_000 && !stop.Load() && time.Now().Before(deadline); i++ {
 				msg := fmt.Sprintf("m%d", i)
 				if err := tr.Inbound(ctx, h, false, []byte(msg)); err != nil {
 					errs <- err
@@ -72,6 +72,19 @@ func TestReplaceUnderTraffic(t *testing.T) {
 			}
 		}()
 	}
+	// served waits until the sockets have made more calls than n, so that
+	// every module in turn serves traffic (else the test could pass with
+	// no call made at all).
+	served := func(n int64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for calls.Load() <= n && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if calls.Load() <= n {
+			t.Fatalf("no call went through in 10s (%d calls)", n)
+		}
+	}
+	served(0)
 	for i := 0; i < 4; i++ {
 		next := hostile
 		if i%2 == 1 {
@@ -80,6 +93,7 @@ func TestReplaceUnderTraffic(t *testing.T) {
 		if err := reg.Replace(ctx, "swap", next); err != nil {
 			t.Fatal(err)
 		}
+		served(calls.Load())
 		if i == 1 {
 			err := reg.Replace(ctx, "swap", []byte("\x00asm broken"))
 			if !errors.Is(err, wasmhost.ErrInvalidModule) || !strings.Contains(err.Error(), "keeps serving") {
@@ -87,7 +101,6 @@ func TestReplaceUnderTraffic(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(50 * time.Millisecond) // let the last module serve a little
 	stop.Store(true)
 	wg.Wait()
 	close(errs)
@@ -238,4 +251,109 @@ func TestPoolBound(t *testing.T) {
 	if st := mod.Stats(); st.InstancesCreated > 2 || st.Instances > 2 || st.Calls != 1600 {
 		t.Fatalf("stats = %+v", st)
 	}
+}
+
+// TestStatsNeverDecrease polls a transcoder's counters while it is swapped
+// under traffic: they must only grow. (They used to dip while a swap
+// waited for the old module's calls: the new module was counted, the old
+// one not yet.)
+func TestStatsNeverDecrease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := wasmhost.NewRegistry(shared)
+	defer reg.Close(ctx)
+	tiny := tinyGuest()
+	tr, err := reg.Set(ctx, "monotonic", tiny, wasmhost.ModuleConfig{MaxInstances: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		stop atomic.Bool
+		wg   sync.WaitGroup
+		dips = make(chan string, 1)
+	)
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := &nullHost{}
+			for i := 0; i < 1000000 && !stop.Load(); i++ {
+				_ = tr.Inbound(ctx, h, false, []byte("m"))
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var last uint64
+		for i := 0; i < 10000000 && !stop.Load(); i++ {
+			c := tr.Stats().Calls
+			if c < last {
+				select {
+				case dips <- fmt.Sprintf("calls went from %d to %d", last, c):
+				default:
+				}
+				return
+			}
+			last = c
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		if err := reg.Replace(ctx, "monotonic", tiny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	select {
+	case d := <-dips:
+		t.Fatal(d)
+	default:
+	}
+}
+
+// TestReplaceShortContext replaces a module while a call on it runs until
+// its budget, with a context that ends first: the swap has happened (nil
+// error, the new module serves), and the old module is still closed and
+// counted once its call is over, not leaked.
+func TestReplaceShortContext(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	reg := wasmhost.NewRegistry(shared)
+	defer reg.Close(ctx)
+	hostile := goModule(t, "hostile")
+	cfg := hostileConfig
+	cfg.MaxInstances = 1
+	tr, err := reg.Set(ctx, "short", hostile, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := tr.Module()
+	done := make(chan error, 1)
+	go func() { done <- tr.Inbound(ctx, &nullHost{}, false, []byte("loop")) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for old.Stats().Idle != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // until the looping call holds the instance
+	}
+	short, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	if err := reg.Replace(short, "short", hostile); err != nil {
+		t.Fatalf("Replace: %v", err)
+	}
+	if tr.Module() == old {
+		t.Fatal("the old module still serves")
+	}
+	if err := tr.Inbound(ctx, &nullHost{}, false, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if ce := callErr(t, <-done); ce.Kind != wasmhost.KindTimeout {
+		t.Fatalf("the looping call: %v", ce)
+	}
+	for time.Now().Before(deadline) {
+		if st := tr.Stats(); st.Failures[wasmhost.KindTimeout] == 1 && st.Instances == tr.Module().Stats().Instances {
+			return // the old module closed (its instances are gone) and its failure is counted
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("the old module was not closed: old %+v, transcoder %+v", old.Stats(), tr.Stats())
 }

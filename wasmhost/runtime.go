@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,11 +21,9 @@ import (
 // use. It owns a wazero runtime with the host functions of the ABI and the
 // WASI subset already in place, and a compilation cache.
 type Runtime struct {
-	wz        wazero.Runtime
-	cache     wazero.CompilationCache
 	log       *slog.Logger
 	logLines  int
-	cacheDir  string // "" when the cache is in memory
+	wcfg      wazero.RuntimeConfig // without its compilation cache
 	compiler  bool
 	closeOnce chan struct{}
 
@@ -32,8 +31,20 @@ type Runtime struct {
 	// loaded from the file cache before its entry preambles are built, so
 	// two concurrent compiles of the same bytes can hand one of them a
 	// module that panics when instantiated. Compiles are rare (load,
-	// replace), so one at a time costs nothing that matters.
+	// replace), so one at a time costs nothing that matters. It also
+	// guards the fields below.
 	compileMu sync.Mutex
+	wz        wazero.Runtime // where new modules are compiled
+	cacheDir  string         // "" when the cache is in memory
+	// engines are every wazero runtime made, with its cache, for Close:
+	// after a fallback to an in-memory cache, modules compiled before it
+	// keep running in the runtime they were compiled in.
+	engines []engine
+}
+
+type engine struct {
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
 }
 
 // NewRuntime creates a Runtime. It uses wazero's optimizing compiler where
@@ -47,25 +58,70 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 	if r.logLines <= 0 {
 		r.logLines = defaultGuestLogLines
 	}
-	r.cache, r.cacheDir = openCache(cfg.CacheDir, log)
+	cache, dir := openCache(cfg.CacheDir, log)
 
 	wcfg := wazero.NewRuntimeConfig()
 	if cfg.Interpreter {
 		wcfg = wazero.NewRuntimeConfigInterpreter()
 	}
-	wcfg = wcfg.WithCoreFeatures(api.CoreFeaturesV2).WithCompilationCache(r.cache)
+	r.wcfg = wcfg.WithCoreFeatures(api.CoreFeaturesV2)
 	r.compiler = !cfg.Interpreter && compilerSupported()
-	r.wz = wazero.NewRuntimeWithConfig(ctx, wcfg)
-
-	if err := instantiateHostModule(ctx, r.wz); err != nil {
-		_ = r.wz.Close(ctx)
+	wz, err := r.newEngine(ctx, cache)
+	if err != nil {
 		return nil, err
 	}
-	if err := instantiateWASI(ctx, r.wz); err != nil {
-		_ = r.wz.Close(ctx)
-		return nil, err
-	}
+	r.wz, r.cacheDir = wz, dir
 	return r, nil
+}
+
+// newEngine makes a wazero runtime with the host modules on cache and
+// records it for Close.
+func (r *Runtime) newEngine(ctx context.Context, cache wazero.CompilationCache) (wazero.Runtime, error) {
+	wz := wazero.NewRuntimeWithConfig(ctx, r.wcfg.WithCompilationCache(cache))
+	err := instantiateHostModule(ctx, wz)
+	if err == nil {
+		err = instantiateWASI(ctx, wz)
+	}
+	if err != nil {
+		_ = wz.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, err
+	}
+	r.engines = append(r.engines, engine{wz, cache})
+	return wz, nil
+}
+
+// compile compiles wasm and returns it with the wazero runtime it belongs
+// to. wazero reports a failure of its file cache (a full disk, a corrupt
+// or unreadable entry) as a failure to compile, which must not make a
+// valid module unloadable: if compiling fails with the file cache, it is
+// tried once more with a fresh in-memory cache, and if that works the
+// file cache is abandoned (logged) for every later compile.
+func (r *Runtime) compile(ctx context.Context, wasm []byte) (wazero.Runtime, wazero.CompiledModule, error) {
+	r.compileMu.Lock()
+	defer r.compileMu.Unlock()
+	select {
+	case <-r.closeOnce:
+		return nil, nil, ErrClosed
+	default:
+	}
+	compiled, err := r.wz.CompileModule(ctx, wasm)
+	if err == nil || r.cacheDir == "" {
+		return r.wz, compiled, err
+	}
+	wz, merr := r.newEngine(ctx, wazero.NewCompilationCache())
+	if merr != nil {
+		return nil, nil, err
+	}
+	compiled, merr = wz.CompileModule(ctx, wasm)
+	if merr != nil {
+		// The module itself is at fault; the in-memory runtime stays
+		// unused until Close.
+		return nil, nil, merr
+	}
+	r.log.Warn("wasmhost: compilation cache failing; caching in memory from now on", "dir", r.cacheDir, "err", err)
+	r.wz, r.cacheDir = wz, ""
+	return wz, compiled, nil
 }
 
 // openCache returns a compilation cache in dir, or an in-memory one when
@@ -96,7 +152,11 @@ func openCache(dir string, log *slog.Logger) (wazero.CompilationCache, string) {
 
 // CacheDir returns the compilation cache directory in use, or "" when the
 // cache is in memory.
-func (r *Runtime) CacheDir() string { return r.cacheDir }
+func (r *Runtime) CacheDir() string {
+	r.compileMu.Lock()
+	defer r.compileMu.Unlock()
+	return r.cacheDir
+}
 
 // Compiler reports whether modules run as native code (wazero's optimizing
 // compiler) rather than interpreted.
@@ -111,11 +171,13 @@ func (r *Runtime) Close(ctx context.Context) error {
 	default:
 		close(r.closeOnce)
 	}
-	err := r.wz.Close(ctx)
-	if cerr := r.cache.Close(ctx); err == nil {
-		err = cerr
+	r.compileMu.Lock()
+	defer r.compileMu.Unlock()
+	var errs []error
+	for _, e := range r.engines {
+		errs = append(errs, e.wz.Close(ctx), e.cache.Close(ctx))
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // requiredExports lists the guest exports every module must have, with
@@ -156,9 +218,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte, cfg Module
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidModule, name, err)
 	}
-	r.compileMu.Lock()
-	compiled, err := r.wz.CompileModule(ctx, ins.Wasm)
-	r.compileMu.Unlock()
+	wz, compiled, err := r.compile(ctx, ins.Wasm)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidModule, name, err)
 	}
@@ -166,7 +226,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte, cfg Module
 		_ = compiled.Close(ctx)
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidModule, name, err)
 	}
-	m := newModule(r, name, compiled, cfg)
+	m := newModule(r, wz, name, compiled, cfg)
 	inst, err := m.pool.get(ctx, m)
 	if err != nil {
 		_ = compiled.Close(ctx)

@@ -208,22 +208,32 @@ func wasiFdRead(_ context.Context, mod api.Module, stack []uint64) {
 	stack[0] = errnoSuccess
 }
 
+// maxWrite is the most bytes one fd_write takes: a larger write is short,
+// as WASI allows, and the guest's own loop (which the fuel meters) writes
+// the rest. Without it one call could hand the logger the whole of memory
+// 65536 times over.
+const maxWrite = 64 << 10
+
 // wasiFdWrite routes standard output and error into the module's logger,
 // line by line, through the module's rate limit.
 func wasiFdWrite(ctx context.Context, mod api.Module, stack []uint64) {
-	inst := instanceOf(ctx)
+	inst := callState(ctx)
 	fd, iovs, n, nwritten := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
-	if inst == nil || (fd != 1 && fd != 2) {
+	if fd != 1 && fd != 2 {
 		stack[0] = errnoBadf
 		return
 	}
+	if n > 1<<16 {
+		stack[0] = errnoInval
+		return
+	}
 	vec, ok := mod.Memory().Read(iovs, n*8)
-	if !ok || n > 1<<16 {
+	if !ok {
 		stack[0] = errnoFault
 		return
 	}
 	var total uint32
-	for i := uint32(0); i < n; i++ {
+	for i := uint32(0); i < n && total < maxWrite; i++ {
 		p := binary.LittleEndian.Uint32(vec[i*8:])
 		l := binary.LittleEndian.Uint32(vec[i*8+4:])
 		b, ok := mod.Memory().Read(p, l)
@@ -231,12 +241,14 @@ func wasiFdWrite(ctx context.Context, mod api.Module, stack []uint64) {
 			stack[0] = errnoFault
 			return
 		}
+		b = b[:min(len(b), maxWrite-int(total))]
+		inst.spend(len(b))
 		if fd == 1 {
 			inst.stdout.write(inst.m.guestLog, "stdout", b)
 		} else {
 			inst.stderr.write(inst.m.guestLog, "stderr", b)
 		}
-		total += l
+		total += uint32(len(b))
 	}
 	if !putU32(mod, nwritten, total) {
 		stack[0] = errnoFault
@@ -249,12 +261,14 @@ func wasiFdWrite(ctx context.Context, mod api.Module, stack []uint64) {
 // every file descriptor subscription fails with EBADF. A guest cannot hold
 // a server goroutine by sleeping; one that busy-waits is stopped by its
 // call budget.
-func wasiPollOneoff(_ context.Context, mod api.Module, stack []uint64) {
+func wasiPollOneoff(ctx context.Context, mod api.Module, stack []uint64) {
+	inst := callState(ctx)
 	in, out, nsubs, neventsPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	if nsubs == 0 || nsubs > 1<<16 {
 		stack[0] = errnoInval
 		return
 	}
+	inst.spend(int(nsubs) * (48 + 32))
 	subs, ok1 := mod.Memory().Read(in, nsubs*48)
 	events, ok2 := mod.Memory().Read(out, nsubs*32)
 	if !ok1 || !ok2 {
@@ -284,12 +298,20 @@ func wasiProcExit(ctx context.Context, _ api.Module, stack []uint64) {
 	inst.abort(KindTrap, fmt.Sprintf("the guest exited with code %d", uint32(stack[0])))
 }
 
-func wasiRandomGet(_ context.Context, mod api.Module, stack []uint64) {
+// wasiRandomGet fills the buffer from crypto/rand, a quantum at a time so
+// that a request for all of memory cannot outrun the call's budget.
+func wasiRandomGet(ctx context.Context, mod api.Module, stack []uint64) {
+	inst := callState(ctx)
 	b, ok := mod.Memory().Read(uint32(stack[0]), uint32(stack[1]))
 	if !ok {
 		stack[0] = errnoFault
 		return
 	}
-	_, _ = rand.Read(b)
+	for len(b) > 0 {
+		chunk := b[:min(len(b), workQuantum)]
+		inst.spend(len(chunk))
+		_, _ = rand.Read(chunk)
+		b = b[len(chunk):]
+	}
 	stack[0] = errnoSuccess
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgews/edgews/guest-sdk/internal/sdk"
 	"github.com/edgews/edgews/wasmhost/abi"
@@ -253,10 +254,20 @@ func (h *Host) TimerIDs() []uint32 {
 	return ids
 }
 
-// fakeHost adapts Host to sdk.FakeHost with the host's checks.
+// fakeHost adapts Host to sdk.FakeHost with the checks wasmhost makes, so
+// that a transcoder sees the same statuses natively as in the real host.
 type fakeHost struct{ h *Host }
 
+// validText is wasmhost's check of a frame or delivery: only FlagBinary
+// may be set, and text must be UTF-8.
+func validText(flags uint32, data []byte) bool {
+	return flags&^abi.FlagBinary == 0 && (flags&abi.FlagBinary != 0 || utf8.Valid(data))
+}
+
 func (f fakeHost) WriteFrame(flags uint32, data []byte) uint32 {
+	if !validText(flags, data) {
+		return abi.StatusBadArgument
+	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
 	if f.h.closing {
@@ -267,6 +278,9 @@ func (f fakeHost) WriteFrame(flags uint32, data []byte) uint32 {
 }
 
 func (f fakeHost) Deliver(flags uint32, data []byte) uint32 {
+	if !validText(flags, data) {
+		return abi.StatusBadArgument
+	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
 	f.h.deliveries = append(f.h.deliveries, Frame{flags&abi.FlagBinary != 0, append([]byte(nil), data...)})
@@ -274,8 +288,13 @@ func (f fakeHost) Deliver(flags uint32, data []byte) uint32 {
 }
 
 func (f fakeHost) Close(code uint32, reason string) uint32 {
-	if len(reason) > abi.MaxCloseReason {
+	switch {
+	case !(code >= 1000 && code <= 1003 || code >= 1007 && code <= 1014 || code >= 3000 && code <= 4999):
+		return abi.StatusBadArgument
+	case len(reason) > abi.MaxCloseReason:
 		return abi.StatusTooLarge
+	case !utf8.ValidString(reason):
+		return abi.StatusBadArgument
 	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
@@ -285,7 +304,10 @@ func (f fakeHost) Close(code uint32, reason string) uint32 {
 }
 
 func (f fakeHost) GetAttr(key string, buf []byte) int32 {
-	if len(key) > abi.MaxAttrKey {
+	switch {
+	case key == abi.ReservedAttrKey:
+		return -abi.StatusBadArgument
+	case len(key) > abi.MaxAttrKey:
 		return -abi.StatusTooLarge
 	}
 	f.h.mu.Lock()
@@ -301,16 +323,34 @@ func (f fakeHost) GetAttr(key string, buf []byte) int32 {
 }
 
 func (f fakeHost) SetAttr(key string, value []byte) uint32 {
-	if len(key) > abi.MaxAttrKey || len(value) > abi.MaxAttrValue {
+	switch {
+	case key == abi.ReservedAttrKey:
+		return abi.StatusBadArgument
+	case len(key) > abi.MaxAttrKey || len(value) > abi.MaxAttrValue:
 		return abi.StatusTooLarge
 	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
+	used := 0
+	for k, v := range f.h.attrs {
+		if k != key {
+			used += len(k) + len(v)
+		}
+	}
+	if used+len(key)+len(value) > abi.MaxAttrTotal {
+		return abi.StatusTooLarge
+	}
 	f.h.attrs[key] = append([]byte{}, value...)
 	return abi.StatusOK
 }
 
 func (f fakeHost) DeleteAttr(key string) uint32 {
+	switch {
+	case key == abi.ReservedAttrKey:
+		return abi.StatusBadArgument
+	case len(key) > abi.MaxAttrKey:
+		return abi.StatusTooLarge
+	}
 	f.h.mu.Lock()
 	defer f.h.mu.Unlock()
 	delete(f.h.attrs, key)

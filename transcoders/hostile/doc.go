@@ -21,6 +21,10 @@
 //	         and delete attributes; deliver what was read
 //	timer    arm timer 7 for 5s and timer 8 for 1s, cancel 8; the timer
 //	         handler delivers "timer <id>"
+//	attrbomb store 64 KiB attributes under new keys until the host refuses,
+//	         delete one and store again, try the host's reserved attribute;
+//	         deliver what happened
+//	timerid  arm timer 256, past the ABI's ids; deliver the error
 //	close    ask to close with 4000 "bye"
 //	badclose ask to close with the reserved code 1005; deliver the error
 //	log      log one line at each level

@@ -86,6 +86,24 @@ func inbound(m guest.Message) error {
 			return err
 		}
 		return guest.CancelTimer(8)
+	case "attrbomb":
+		// Store 64 KiB values under new keys until the host refuses, then
+		// show that freeing one makes room again.
+		value := make([]byte, 64<<10)
+		n := 0
+		var err error
+		for ; n < 1000; n++ {
+			if err = guest.SetAttr(fmt.Sprintf("k%d", n), value); err != nil {
+				break
+			}
+		}
+		_ = guest.DeleteAttr("k0")
+		again := guest.SetAttr(fmt.Sprintf("k%d", n), value)
+		_, reserved := guest.Attr("wasmhost.attr_bytes")
+		werr := guest.SetAttrString("wasmhost.attr_bytes", "0")
+		return guest.Deliver(false, []byte(fmt.Sprintf("%d %v %v %v %v", n, err, again, reserved, werr)))
+	case "timerid":
+		return guest.Deliver(false, []byte(fmt.Sprint(guest.ArmTimer(256, time.Second))))
 	case "close":
 		return guest.Close(4000, "bye")
 	case "badclose":

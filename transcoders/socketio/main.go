@@ -150,7 +150,7 @@ func open(info guest.OpenInfo) error {
 	st := state{version: eio[0], sid: []byte(sanitizeSID(info.SocketID))}
 	if eio == "3" {
 		// Socket.IO 2 connects the default namespace implicitly.
-		st.add("/")
+		_ = st.add("/")
 	}
 	if err := st.save(); err != nil {
 		return err
@@ -272,12 +272,14 @@ func socketPacket(st state, data []byte) error {
 func connect(st state, p *sio.Packet) error {
 	buf = append(buf[:0], sio.EngineMessage)
 	if !st.connected(p.Namespace) {
-		if !st.add(p.Namespace) {
+		if why := st.add(p.Namespace); why != "" {
 			// Refuse with CONNECT_ERROR: an object in revision 5, a string
 			// in revision 4.
-			msg := []byte(`"too many namespaces"`)
+			var msg []byte
 			if st.version == '4' {
-				msg = []byte(`{"message":"too many namespaces"}`)
+				msg = append(sio.AppendQuote([]byte(`{"message":`), why), '}')
+			} else {
+				msg = sio.AppendQuote(nil, why)
 			}
 			buf = sio.AppendPacket(buf, sio.Packet{Type: sio.ConnectError, Namespace: p.Namespace, ID: sio.NoID, Data: msg})
 			return write(buf)

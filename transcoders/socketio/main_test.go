@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgews/edgews/guest-sdk/guesttest"
 	"github.com/edgews/edgews/transcoders/buildwasm"
@@ -117,6 +118,8 @@ var scenarios = []scenario{
 		in(`42["still","here"]`),
 		advance(1600 * time.Millisecond),
 	}},
+	{name: "v4_namespace_limits", query: "EIO=4&transport=websocket", steps: namespaceLimits("4")},
+	{name: "v3_namespace_limits", query: "EIO=3&transport=websocket", steps: namespaceLimits("3")},
 	{name: "refuse_eio5", query: "EIO=5&transport=websocket"},
 	{name: "refuse_no_eio", query: "transport=websocket"},
 	{name: "refuse_polling", query: "EIO=4&transport=polling"},
@@ -124,8 +127,24 @@ var scenarios = []scenario{
 	{name: "refuse_attachments", query: "EIO=3&transport=websocket", steps: []step{in(`451-["up",{"_placeholder":true,"num":0}]`)}},
 	{name: "refuse_garbage", query: "EIO=4&transport=websocket", steps: []step{in("abc")}},
 	{name: "refuse_bad_event", query: "EIO=4&transport=websocket", steps: []step{in("40"), in(`42[1,2]`)}},
+	{name: "refuse_reserved_event", query: "EIO=4&transport=websocket", steps: []step{in("40"), in(`42["disconnect"]`)}},
 	{name: "refuse_unconnected", query: "EIO=4&transport=websocket", steps: []step{in(`42["before connect"]`)}},
 	{name: "refuse_too_big", query: "EIO=4&transport=websocket", config: `{"maxPayload":16}`, steps: []step{in("40"), in(`42["this is too long"]`)}},
+}
+
+// namespaceLimits connects a namespace with a name that is too long, then
+// namespaces up to the limit (counting the default one, which EIO=3
+// connects implicitly, EIO=4 explicitly), then one more: the first and the
+// last get CONNECT_ERROR, and the socket stays usable.
+func namespaceLimits(v string) []step {
+	steps := []step{in("40/" + strings.Repeat("x", maxNamespaceLen) + ",")}
+	if v == "4" {
+		steps = append(steps, in("40"))
+	}
+	for i := 1; i < maxNamespaces; i++ {
+		steps = append(steps, in(fmt.Sprintf("40/n%d,", i)))
+	}
+	return append(steps, in("40/one-too-many,"), in(`42/n63,["still","here"]`))
 }
 
 // socket is what a scenario drives: a guesttest.Host or a harness.Socket.
@@ -436,6 +455,9 @@ func FuzzInbound(f *testing.F) {
 		f.Add(true, s, false)
 	}
 	f.Fuzz(func(t *testing.T, v3 bool, frame string, binary bool) {
+		if !binary && !utf8.ValidString(frame) {
+			return // the server passes only valid UTF-8 as text (RFC 6455)
+		}
 		h, err := guesttest.TryNew("")
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 
 	guest "github.com/edgews/edgews/guest-sdk"
 )
@@ -11,8 +12,13 @@ import (
 // namespaces, one per line. Instances keep nothing between calls.
 const stateKey = "socketio"
 
-// maxNamespaces bounds the state a client can make a socket hold.
-const maxNamespaces = 64
+// maxNamespaces and maxNamespaceLen bound the state a client can make a
+// socket hold: 64 × 256 bytes stay well inside the host's 64 KiB per
+// attribute value.
+const (
+	maxNamespaces   = 64
+	maxNamespaceLen = 256
+)
 
 // state is the attribute's value, parsed in place: "4\nsid\n/\n/admin".
 type state struct {
@@ -65,15 +71,20 @@ func (s state) connected(ns string) bool {
 	return false
 }
 
-// add records ns as connected; it refuses once maxNamespaces are.
-func (s *state) add(ns string) bool {
-	if s.count() >= maxNamespaces || bytes.IndexByte([]byte(ns), '\n') >= 0 {
-		return false
+// add records ns as connected, or returns why it cannot: once
+// maxNamespaces are, or for a name over maxNamespaceLen bytes or with a
+// newline (the state's separator).
+func (s *state) add(ns string) string {
+	switch {
+	case s.count() >= maxNamespaces:
+		return "too many namespaces"
+	case len(ns) > maxNamespaceLen || strings.IndexByte(ns, '\n') >= 0:
+		return "invalid namespace"
 	}
 	raw := make([]byte, 0, len(s.raw)+len(ns)+1)
 	raw = append(append(append(raw, s.raw...), ns...), '\n')
 	s.raw = raw
-	return true
+	return ""
 }
 
 func (s *state) remove(ns string) bool {

@@ -145,6 +145,11 @@ const (
 	StatusGuestError  = 5 // generic guest failure; guests may use higher values too
 )
 
+// ReservedAttrKey is the socket attribute in which the host counts the
+// bytes the guest has stored in attributes (to enforce MaxAttrTotal). The
+// guest can neither read, write nor delete it: StatusBadArgument.
+const ReservedAttrKey = "wasmhost.attr_bytes"
+
 // AttrNotFound is what ImportGetAttr returns, as i32, for a missing key. In
 // general ImportGetAttr returns the negated Status when it has no value to
 // give: -1 not found, -2 bad argument, -3 key too large.
@@ -163,12 +168,14 @@ const (
 )
 
 // Limits the host enforces on the guest's requests. Requests beyond a limit
-// are refused with StatusTooLarge (attributes, close reason) or truncated
-// (log messages), never partially applied.
+// are refused with StatusTooLarge (attributes, close reason) or
+// StatusBadArgument (timer ids), or truncated (log messages), never
+// partially applied.
 const (
 	MaxAttrKey     = 256     // bytes in an attribute key
 	MaxAttrValue   = 1 << 16 // bytes in an attribute value
+	MaxAttrTotal   = 1 << 20 // bytes of keys plus values a guest may store per socket
 	MaxCloseReason = 123     // bytes in a close reason (RFC 6455 §5.5)
 	MaxLogMessage  = 1024    // bytes of one log message kept; the rest is cut
-	MaxTimerID     = 1<<31 - 1
+	MaxTimerID     = 255     // timer ids are 0 to MaxTimerID: at most 256 timers per socket
 )

@@ -47,9 +47,9 @@ func TestConstantsGolden(t *testing.T) {
 	}{{"ok", StatusOK}, {"not_found", StatusNotFound}, {"bad_argument", StatusBadArgument}, {"too_large", StatusTooLarge}, {"closed", StatusClosed}, {"guest_error", StatusGuestError}} {
 		fmt.Fprintf(&b, "status %s %d\n", s.name, s.v)
 	}
-	fmt.Fprintf(&b, "attr_not_found %d\nflag_binary %d\n", AttrNotFound, FlagBinary)
+	fmt.Fprintf(&b, "attr_not_found %d\nflag_binary %d\nreserved_attr %s\n", AttrNotFound, FlagBinary, ReservedAttrKey)
 	fmt.Fprintf(&b, "log debug=%d info=%d warn=%d error=%d\n", LogDebug, LogInfo, LogWarn, LogError)
-	fmt.Fprintf(&b, "limit attr_key=%d attr_value=%d close_reason=%d log_message=%d timer_id=%d\n", MaxAttrKey, MaxAttrValue, MaxCloseReason, MaxLogMessage, MaxTimerID)
+	fmt.Fprintf(&b, "limit attr_key=%d attr_value=%d attr_total=%d close_reason=%d log_message=%d timer_id=%d\n", MaxAttrKey, MaxAttrValue, MaxAttrTotal, MaxCloseReason, MaxLogMessage, MaxTimerID)
 	golden(t, "constants_v1.golden", b.Bytes())
 }
 

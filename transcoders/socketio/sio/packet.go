@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -59,8 +60,10 @@ type Packet struct {
 // ParsePacket decodes a Socket.IO packet the way the reference parser does,
 // and checks the payload's shape for its type: CONNECT an object or
 // nothing (revision 4: nothing), DISCONNECT nothing, EVENT a non-empty
-// array starting with the event name, ACK an array, CONNECT_ERROR an
-// object or a string.
+// array starting with the event name (a string, and not one of the names
+// the reference parser reserves: connect, connect_error, disconnect,
+// disconnecting, newListener, removeListener), ACK an array,
+// CONNECT_ERROR an object or a string.
 func ParsePacket(b []byte) (Packet, error) {
 	var p Packet
 	err := ParseInto(&p, b)
@@ -146,9 +149,31 @@ func payloadValid(p *Packet) bool {
 	case ConnectError:
 		return d == nil || IsObject(d) || IsString(d)
 	case Event, BinaryEvent:
-		return IsArray(d) && len(p.Elems) > 0 && IsString(p.Elems[0])
+		return IsArray(d) && len(p.Elems) > 0 && IsString(p.Elems[0]) && !reserved(p.Elems[0])
 	case Ack, BinaryAck:
 		return IsArray(d)
+	}
+	return false
+}
+
+// reservedEvents are the event names the reference parser refuses from the
+// other side: Socket.IO and Node.js use them for their own events.
+var reservedEvents = [...]string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+
+// reserved reports whether the string token tok names a reserved event.
+func reserved(tok []byte) bool {
+	name := tok[1 : len(tok)-1]
+	if bytes.IndexByte(name, '\\') >= 0 { // rare: decode the escapes
+		s, err := Unquote(tok)
+		if err != nil {
+			return false
+		}
+		name = []byte(s)
+	}
+	for _, r := range reservedEvents {
+		if string(name) == r {
+			return true
+		}
 	}
 	return false
 }

@@ -49,6 +49,13 @@ func TestParsePacket(t *testing.T) {
 		{`1{}`, Packet{}, ErrPayload},
 		{`0[]`, Packet{}, ErrPayload},
 		{`299999999999999999["x"]`, Packet{}, ErrPacket},
+		// Event names the reference parser reserves, also when escaped.
+		{`2["disconnect"]`, Packet{}, ErrPayload},
+		{`2/admin,["connect",1]`, Packet{}, ErrPayload},
+		{`2["newListener"]`, Packet{}, ErrPayload},
+		{`51-["connect_error",{"_placeholder":true,"num":0}]`, Packet{}, ErrPayload},
+		{`2["dis\u0063onnect"]`, Packet{}, ErrPayload},
+		{`2["disconnected"]`, Packet{Type: Event, Namespace: "/", ID: NoID, Data: []byte(`["disconnected"]`)}, nil},
 	}
 	for _, tc := range tests {
 		got, err := ParsePacket([]byte(tc.in))

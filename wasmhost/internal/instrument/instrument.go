@@ -13,34 +13,68 @@ var (
 	ErrUnsupported = errors.New("instrument: unsupported module")
 )
 
-// Period is the fuel the host's yield function normally hands back: the
-// number of checks between two calls of yield.
+// Period is the fuel the host's yield function normally hands back, and
+// what the host resets the fuel to before each call: the work between two
+// calls of yield, in fuel units (see the package documentation).
 const Period = 4096
+
+// FuelExport is the name under which the rewritten module exports its fuel
+// global, so that the host can refill it before each call. A module that
+// already exports this name is refused.
+const FuelExport = "edgews.fuel"
+
+// Cost model: one fuel unit is about instrsPerFuel instructions of straight
+// code, or 1<<memShift bytes of a bulk memory instruction, or 1<<tableShift
+// elements of a bulk table instruction.
+const (
+	instrsPerFuel = 64
+	memShift      = 8
+	tableShift    = 5
+	maxStaticCost = 1 << 24
+)
+
+// Limits on what a module may declare, so that neither the host's
+// decoder nor an instance can be made to allocate without bound.
+const (
+	// MaxLocals is the most locals one function may declare (the limit
+	// of the major browser engines).
+	MaxLocals = 50000
+	// MaxTableElements is the largest a table may be or grow to; tables
+	// without a maximum, or with a larger one, get this maximum.
+	MaxTableElements = 1 << 18
+	// MaxTables is the most tables a module may define.
+	MaxTables = 8
+)
 
 // Result describes an instrumented module.
 type Result struct {
-	Wasm  []byte // the rewritten binary
-	Yield uint32 // function index of the added yield import
-	Fuel  uint32 // index of the fuel global
-	Funcs int    // function bodies instrumented
-	Loops int    // loops instrumented
+	Wasm    []byte // the rewritten binary
+	Yield   uint32 // function index of the added yield import
+	Fuel    uint32 // index of the fuel global (exported as FuelExport)
+	Scratch uint32 // index of the scratch global used by bulk-instruction charges
+	Funcs   int    // function bodies instrumented
+	Loops   int    // loops instrumented
+	Bulk    int    // bulk memory and table instructions charged
 }
 
 const (
 	secCustom    = 0
 	secType      = 1
 	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
 	secGlobal    = 6
 	secExport    = 7
 	secStart     = 8
 	secElement   = 9
 	secCode      = 10
+	secData      = 11
 	secDataCount = 12
-	secTag       = 13
 )
 
 // rank gives each known section its position in the order the spec requires.
-var rank = map[byte]int{secType: 1, secImport: 2, 3: 3, 4: 4, 5: 5, secTag: 6, secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, 11: 13}
+var rank = map[byte]int{secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5, secGlobal: 7, secExport: 8, secStart: 9, secElement: 10, secDataCount: 11, secCode: 12, secData: 13}
 
 type section struct {
 	id      byte
@@ -49,10 +83,16 @@ type section struct {
 
 // rewriter carries what the section rewrites need to know.
 type rewriter struct {
+	types         uint32 // types before the yield type is added
 	importedFuncs uint32 // function imports before the yield import is added
-	yield, fuel   uint32
-	check         []byte
+	globals       uint32 // globals (imported and defined) before fuel and scratch
+	yield         uint32
+	fuel, scratch uint32
 	res           *Result
+
+	regions []region // scratch of body, reused from body to body
+	ctl     []int
+	expr    []byte // scratch of checkData
 }
 
 // fn maps an old function index to its index after the yield import.
@@ -63,37 +103,53 @@ func (w *rewriter) fn(i uint32) uint32 {
 	return i
 }
 
-// Instrument returns wasm with the yield import, the fuel global and the
-// checks added.
+// typeIndex fails r unless i names one of the module's own types: the
+// added yield type must stay out of the module's reach.
+func (w *rewriter) typeIndex(r *reader, i uint32) {
+	if i >= w.types {
+		r.fail(ErrMalformed, "type index %d out of range", i)
+	}
+}
+
+// globalIndex fails r unless i names one of the module's own globals: an
+// index that would name the added fuel global in the output (which would
+// let the guest refill its own fuel) is refused.
+func (w *rewriter) globalIndex(r *reader, i uint32) {
+	if i >= w.globals {
+		r.fail(ErrMalformed, "global index %d out of range", i)
+	}
+}
+
+// Instrument returns wasm with the yield import, the fuel and scratch
+// globals, the fuel export and the checks added, and its tables capped at
+// MaxTableElements.
 func Instrument(wasm []byte) (Result, error) {
 	secs, err := split(wasm)
 	if err != nil {
 		return Result{}, err
 	}
-	var types, importedFuncs, importedGlobals, definedGlobals uint32
+	w := &rewriter{}
+	var definedGlobals uint32
 	for _, s := range secs {
 		switch s.id {
 		case secType:
-			r := reader{b: s.payload}
-			types = r.u32()
-			if r.err != nil {
-				return Result{}, r.err
-			}
+			w.types, err = checkTypes(s.payload)
 		case secImport:
-			if importedFuncs, importedGlobals, err = countImports(s.payload); err != nil {
-				return Result{}, err
-			}
+			var importedGlobals uint32
+			w.importedFuncs, importedGlobals, err = countImports(s.payload)
+			w.globals += importedGlobals
 		case secGlobal:
 			r := reader{b: s.payload}
-			definedGlobals = r.u32()
-			if r.err != nil {
-				return Result{}, r.err
-			}
+			definedGlobals = r.count()
+			err = r.err
+		}
+		if err != nil {
+			return Result{}, err
 		}
 	}
-	res := Result{Yield: importedFuncs, Fuel: importedGlobals + definedGlobals}
-	w := &rewriter{importedFuncs: importedFuncs, yield: res.Yield, fuel: res.Fuel, res: &res}
-	w.check = w.checkBytes()
+	w.globals += definedGlobals
+	res := Result{Yield: w.importedFuncs, Fuel: w.globals, Scratch: w.globals + 1}
+	w.yield, w.fuel, w.scratch, w.res = res.Yield, res.Fuel, res.Scratch, &res
 
 	have := map[byte]bool{}
 	for i := range secs {
@@ -103,17 +159,31 @@ func Instrument(wasm []byte) (Result, error) {
 		case secType:
 			s.payload, err = appendVec(s.payload, yieldType)
 		case secImport:
-			s.payload, err = appendVec(s.payload, yieldImport(types))
+			// Type indexes of imports are checked here, once the type
+			// count is known.
+			if err = w.checkImportTypes(s.payload); err == nil {
+				s.payload, err = appendVec(s.payload, yieldImport(w.types))
+			}
+		case secFunction:
+			err = w.checkFunctions(s.payload)
+		case secTable:
+			s.payload, err = capTables(s.payload)
+		case secMemory:
+			err = checkMemories(s.payload)
 		case secGlobal:
-			s.payload, err = w.globals(s.payload)
+			s.payload, err = w.rewriteGlobals(s.payload)
 		case secExport:
 			s.payload, err = w.exports(s.payload)
 		case secStart:
 			s.payload, err = w.start(s.payload)
 		case secElement:
 			s.payload, err = w.elements(s.payload)
+		case secDataCount:
+			err = checkDataCount(s.payload)
 		case secCode:
 			s.payload, err = w.code(s.payload)
+		case secData:
+			err = w.checkData(s.payload)
 		case secCustom:
 			s.payload, err = w.custom(s.payload)
 		}
@@ -126,15 +196,19 @@ func Instrument(wasm []byte) (Result, error) {
 		secs = insertSection(secs, section{secType, p})
 	}
 	if !have[secImport] {
-		p, _ := appendVec([]byte{0}, yieldImport(types))
+		p, _ := appendVec([]byte{0}, yieldImport(w.types))
 		secs = insertSection(secs, section{secImport, p})
 	}
 	if !have[secGlobal] {
-		p, _ := w.globals([]byte{0})
+		p, _ := w.rewriteGlobals([]byte{0})
 		secs = insertSection(secs, section{secGlobal, p})
 	}
+	if !have[secExport] {
+		p, _ := w.exports([]byte{0})
+		secs = insertSection(secs, section{secExport, p})
+	}
 
-	out := make([]byte, 0, len(wasm)+(res.Funcs+res.Loops)*len(w.check)+64)
+	out := make([]byte, 0, len(wasm)+(res.Funcs+res.Loops)*checkLen+res.Bulk*chargeLen+64)
 	out = append(out, wasm[:8]...)
 	for _, s := range secs {
 		if s.payload == nil && s.id == secCustom {
@@ -180,22 +254,6 @@ func split(wasm []byte) ([]section, error) {
 	return secs, nil
 }
 
-// checkBytes is the check inserted at every function entry and loop head.
-func (w *rewriter) checkBytes() []byte {
-	b := []byte{0x23}
-	b = appendU32(b, w.fuel) // global.get fuel
-	b = append(b, 0x41, 0x01, 0x6b, 0x24)
-	b = appendU32(b, w.fuel) // i32.const 1, i32.sub, global.set fuel
-	b = append(b, 0x23)
-	b = appendU32(b, w.fuel)                    // global.get fuel
-	b = append(b, 0x41, 0x01, 0x48, 0x04, 0x40) // i32.const 1, i32.lt_s, if
-	b = append(b, 0x10)
-	b = appendU32(b, w.yield) // call yield
-	b = append(b, 0x24)
-	b = appendU32(b, w.fuel) // global.set fuel
-	return append(b, 0x0b)   // end
-}
-
 // insertSection puts s before the first known section that must follow it.
 func insertSection(secs []section, s section) []section {
 	for i, t := range secs {
@@ -232,9 +290,25 @@ func yieldImport(typ uint32) []byte {
 	return appendU32(b, typ)
 }
 
+// checkTypes walks the type section (so that no count in it is larger than
+// the bytes that follow) and returns the number of types.
+func checkTypes(p []byte) (uint32, error) {
+	r := reader{b: p}
+	n := r.count()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		if form := r.byte(); form != 0x60 {
+			r.fail(ErrUnsupported, "type form %#x", form)
+		}
+		r.bytes(int(r.count())) // parameter types, one byte each
+		r.bytes(int(r.count())) // result types
+	}
+	r.end()
+	return n, r.err
+}
+
 func countImports(p []byte) (funcs, globals uint32, err error) {
 	r := reader{b: p}
-	n := r.u32()
+	n := r.count()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		r.name()
 		r.name()
@@ -259,12 +333,90 @@ func countImports(p []byte) (funcs, globals uint32, err error) {
 	return funcs, globals, r.err
 }
 
-// globals renumbers ref.func in the initialisers and appends the fuel
-// global, (global (mut i32) (i32.const Period)).
-func (w *rewriter) globals(p []byte) ([]byte, error) {
+// checkImportTypes checks the type index of every function import.
+func (w *rewriter) checkImportTypes(p []byte) error {
 	r := reader{b: p}
-	n := r.u32()
-	out := appendU32(nil, n+1)
+	n := r.count()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		r.name()
+		r.name()
+		switch r.byte() {
+		case 0x00:
+			w.typeIndex(&r, r.u32())
+		case 0x01:
+			r.byte()
+			r.limits()
+		case 0x02:
+			r.limits()
+		case 0x03:
+			r.byte()
+			r.byte()
+		}
+	}
+	return r.err
+}
+
+func (w *rewriter) checkFunctions(p []byte) error {
+	r := reader{b: p}
+	n := r.count()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		w.typeIndex(&r, r.u32())
+	}
+	r.end()
+	return r.err
+}
+
+// capTables gives every table a maximum of at most MaxTableElements, and
+// refuses a table whose minimum is larger or more than MaxTables tables:
+// table.grow allocates host memory that the memory cap does not cover.
+func capTables(p []byte) ([]byte, error) {
+	r := reader{b: p}
+	n := r.count()
+	if n > MaxTables {
+		return nil, fmt.Errorf("%w: %d tables; at most %d", ErrUnsupported, n, MaxTables)
+	}
+	out := appendU32(nil, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		out = append(out, r.byte()) // reference type
+		flags := r.byte()
+		if flags > 1 {
+			r.fail(ErrUnsupported, "table limits flags %#x", flags)
+			break
+		}
+		lo := r.u32()
+		hi := uint32(MaxTableElements)
+		if flags == 1 {
+			hi = min(r.u32(), MaxTableElements)
+		}
+		if r.err == nil && lo > MaxTableElements {
+			r.fail(ErrUnsupported, "table of %d elements; at most %d", lo, MaxTableElements)
+		}
+		if r.err == nil && lo > hi {
+			r.fail(ErrMalformed, "table minimum %d above its maximum", lo)
+		}
+		out = appendU32(appendU32(append(out, 0x01), lo), hi)
+	}
+	r.end()
+	return out, r.err
+}
+
+func checkMemories(p []byte) error {
+	r := reader{b: p}
+	n := r.count()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		r.limits()
+	}
+	r.end()
+	return r.err
+}
+
+// rewriteGlobals checks and renumbers the initialisers and appends the
+// fuel global, (global (mut i32) (i32.const Period)), and the scratch
+// global, (global (mut i32) (i32.const 0)).
+func (w *rewriter) rewriteGlobals(p []byte) ([]byte, error) {
+	r := reader{b: p}
+	n := r.count()
+	out := appendU32(nil, n+2)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		out = append(out, r.bytes(2)...) // valtype, mutability
 		out = w.constExpr(&r, out)
@@ -272,26 +424,38 @@ func (w *rewriter) globals(p []byte) ([]byte, error) {
 	r.end()
 	out = append(out, 0x7f, 0x01)
 	out = append(out, i32Const(Period)...)
-	return append(out, 0x0b), r.err
+	out = append(out, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	return out, r.err
 }
 
+// exports renumbers function exports and adds the fuel export.
 func (w *rewriter) exports(p []byte) ([]byte, error) {
 	r := reader{b: p}
-	n := r.u32()
-	out := appendU32(nil, n)
+	n := r.count()
+	out := appendU32(nil, n+1)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		name := r.name()
+		if string(name) == FuelExport {
+			r.fail(ErrUnsupported, "the export name %q is reserved", FuelExport)
+		}
 		out = appendU32(out, uint32(len(name)))
 		out = append(out, name...)
 		kind := r.byte()
 		idx := r.u32()
-		if kind == 0x00 {
+		switch kind {
+		case 0x00:
 			idx = w.fn(idx)
+		case 0x03:
+			w.globalIndex(&r, idx)
 		}
 		out = append(out, kind)
 		out = appendU32(out, idx)
 	}
 	r.end()
+	out = appendU32(out, uint32(len(FuelExport)))
+	out = append(out, FuelExport...)
+	out = append(out, 0x03)
+	out = appendU32(out, w.fuel)
 	return out, r.err
 }
 
@@ -304,7 +468,7 @@ func (w *rewriter) start(p []byte) ([]byte, error) {
 
 func (w *rewriter) elements(p []byte) ([]byte, error) {
 	r := reader{b: p}
-	n := r.u32()
+	n := r.count()
 	out := appendU32(nil, n)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		flags := r.u32()
@@ -322,7 +486,7 @@ func (w *rewriter) elements(p []byte) ([]byte, error) {
 		if flags&0x3 != 0 { // elemkind or reftype
 			out = append(out, r.byte())
 		}
-		count := r.u32()
+		count := r.count()
 		out = appendU32(out, count)
 		for j := uint32(0); j < count && r.err == nil; j++ {
 			if flags&0x4 != 0 {
@@ -336,28 +500,61 @@ func (w *rewriter) elements(p []byte) ([]byte, error) {
 	return out, r.err
 }
 
+func checkDataCount(p []byte) error {
+	r := reader{b: p}
+	r.u32()
+	r.end()
+	return r.err
+}
+
+// checkData walks the data section so that no length in it is larger than
+// the bytes that follow.
+func (w *rewriter) checkData(p []byte) error {
+	r := reader{b: p}
+	n := r.count()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		switch flags := r.u32(); flags {
+		case 0:
+			w.expr = w.constExpr(&r, w.expr[:0])
+		case 1:
+		case 2:
+			r.u32()
+			w.expr = w.constExpr(&r, w.expr[:0])
+		default:
+			r.fail(ErrUnsupported, "data segment kind %d", flags)
+		}
+		r.bytes(int(r.count()))
+	}
+	r.end()
+	return r.err
+}
+
 // constExpr copies a constant expression up to and including its end,
-// renumbering ref.func.
+// renumbering ref.func and checking global.get.
 func (w *rewriter) constExpr(r *reader, out []byte) []byte {
 	for r.err == nil {
 		start := r.off
 		op := r.byte()
-		if op == 0x0b {
+		switch op {
+		case 0x0b:
 			return append(out, op)
-		}
-		if op == 0xd2 {
+		case 0xd2:
 			out = append(out, op)
 			out = appendU32(out, w.fn(r.u32()))
 			continue
+		case 0x23:
+			w.globalIndex(r, r.u32())
+		default:
+			r.immediates(op)
 		}
-		r.immediates(op)
 		out = append(out, r.b[start:r.off]...)
 	}
 	return out
 }
 
-// custom renumbers the function indexes of the "name" section and passes
-// every other custom section through.
+// custom renumbers the function indexes of the "name" section (dropping
+// its subsections other than module, function and local names, which may
+// name functions by index) and passes every other custom section through.
 func (w *rewriter) custom(p []byte) ([]byte, error) {
 	r := reader{b: p}
 	name := r.name()
@@ -377,6 +574,10 @@ func (w *rewriter) custom(p []byte) ([]byte, error) {
 		var body []byte
 		switch id {
 		case 0: // module name
+			s := reader{b: sub}
+			s.name()
+			s.end()
+			r.err = s.err
 			body = sub
 		case 1: // function names: a name map
 			s := reader{b: sub}
@@ -385,12 +586,12 @@ func (w *rewriter) custom(p []byte) ([]byte, error) {
 			r.err = s.err
 		case 2: // local names: an indirect name map
 			s := reader{b: sub}
-			n := s.u32()
+			n := s.count()
 			body = appendU32(nil, n)
 			for i := uint32(0); i < n && s.err == nil; i++ {
 				body = appendU32(body, w.fn(s.u32()))
 				start := s.off
-				m := s.u32()
+				m := s.count()
 				for j := uint32(0); j < m && s.err == nil; j++ {
 					s.u32()
 					s.name()
@@ -407,15 +608,16 @@ func (w *rewriter) custom(p []byte) ([]byte, error) {
 		out = append(out, body...)
 	}
 	if r.err != nil {
-		// A broken name section is only debug information: drop it rather
-		// than refuse the module.
-		return nil, nil
+		// wazero refuses a module whose name section it cannot read, so a
+		// broken one is refused here too, rather than dropped (which would
+		// load a module wazero would not).
+		return nil, fmt.Errorf("name section: %w", r.err)
 	}
 	return out, nil
 }
 
 func (w *rewriter) nameMap(s *reader, out []byte) []byte {
-	n := s.u32()
+	n := s.count()
 	out = appendU32(out, n)
 	for i := uint32(0); i < n && s.err == nil; i++ {
 		out = appendU32(out, w.fn(s.u32()))
@@ -424,74 +626,6 @@ func (w *rewriter) nameMap(s *reader, out []byte) []byte {
 		out = append(out, name...)
 	}
 	return out
-}
-
-func (w *rewriter) code(p []byte) ([]byte, error) {
-	r := reader{b: p}
-	n := r.u32()
-	out := make([]byte, 0, len(p)+int(n)*len(w.check)*2)
-	out = appendU32(out, n)
-	var body []byte
-	for i := uint32(0); i < n; i++ {
-		size := r.u32()
-		in := r.bytes(int(size))
-		if r.err != nil {
-			return nil, r.err
-		}
-		var err error
-		body, err = w.body(body[:0], in)
-		if err != nil {
-			return nil, fmt.Errorf("function body %d: %w", i, err)
-		}
-		out = appendU32(out, uint32(len(body)))
-		out = append(out, body...)
-	}
-	r.end()
-	return out, r.err
-}
-
-func (w *rewriter) body(out, in []byte) ([]byte, error) {
-	r := reader{b: in}
-	groups := r.u32()
-	for i := uint32(0); i < groups && r.err == nil; i++ {
-		r.u32()
-		r.byte()
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	out = append(out, in[:r.off]...)
-	out = append(out, w.check...)
-	w.res.Funcs++
-	copied := r.off
-	for r.off < len(in) {
-		op := r.byte()
-		switch op {
-		case 0x03: // loop: the check goes after its block type
-			r.blockType()
-			if r.err != nil {
-				return nil, r.err
-			}
-			out = append(out, in[copied:r.off]...)
-			out = append(out, w.check...)
-			copied = r.off
-			w.res.Loops++
-		case 0x10, 0xd2: // call, ref.func: renumber
-			out = append(out, in[copied:r.off]...)
-			out = appendU32(out, w.fn(r.u32()))
-			copied = r.off
-		default:
-			r.immediates(op)
-		}
-		if r.err != nil {
-			return nil, r.err
-		}
-	}
-	out = append(out, in[copied:]...)
-	if len(in) == 0 || in[len(in)-1] != 0x0b {
-		return nil, fmt.Errorf("%w: body does not end with end", ErrMalformed)
-	}
-	return out, nil
 }
 
 func i32Const(v int32) []byte {

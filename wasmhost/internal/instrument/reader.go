@@ -69,8 +69,43 @@ func (r *reader) u32() uint32 {
 	return uint32(v)
 }
 
+// count reads the length of a vector. Every element takes at least one
+// byte, so a count larger than the bytes left is malformed; checking it
+// here keeps a decoder that allocates by the count (wazero's does) from
+// being asked for gigabytes by a few bytes of input.
+func (r *reader) count() uint32 {
+	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(r.b)-r.off) {
+		r.fail(ErrMalformed, "vector of %d elements in %d bytes", n, len(r.b)-r.off)
+		return 0
+	}
+	return n
+}
+
+// s33 reads a signed 33-bit LEB128 number (a block type index).
+func (r *reader) s33() int64 {
+	var v int64
+	var shift uint
+	for i := 0; i < 5; i++ {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		v |= int64(c&0x7f) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v
+		}
+	}
+	r.fail(ErrMalformed, "LEB128 longer than 5 bytes")
+	return 0
+}
+
 func (r *reader) name() []byte {
-	return r.bytes(int(r.u32()))
+	return r.bytes(int(r.count()))
 }
 
 func (r *reader) limits() {
@@ -97,7 +132,7 @@ func (r *reader) blockType() {
 	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
 		r.off++
 	default:
-		r.leb(5) // s33 type index
+		r.s33() // type index
 	}
 }
 
@@ -120,7 +155,7 @@ func (r *reader) immediates(op byte) {
 	case op == 0x0c, op == 0x0d: // br br_if
 		r.u32()
 	case op == 0x0e: // br_table
-		n := r.u32()
+		n := r.count()
 		for i := uint32(0); i <= n && r.err == nil; i++ {
 			r.u32()
 		}
@@ -130,7 +165,7 @@ func (r *reader) immediates(op byte) {
 		r.u32()
 		r.u32()
 	case op == 0x1c: // select t*
-		n := r.u32()
+		n := r.count()
 		r.bytes(int(n))
 	case op >= 0x20 && op <= 0x26: // local.*, global.*, table.get/set
 		r.u32()
@@ -153,7 +188,7 @@ func (r *reader) immediates(op byte) {
 	case op == 0xd2: // ref.func
 		r.u32()
 	case op == 0xfc:
-		r.miscImmediates()
+		r.miscImmediates(r.u32())
 	case op == 0xfd:
 		r.vecImmediates()
 	default:
@@ -161,8 +196,8 @@ func (r *reader) immediates(op byte) {
 	}
 }
 
-func (r *reader) miscImmediates() {
-	switch sub := r.u32(); {
+func (r *reader) miscImmediates(sub uint32) {
+	switch {
 	case sub <= 7: // saturating truncation
 	case sub == 8: // memory.init
 		r.u32()
