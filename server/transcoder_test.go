@@ -140,10 +140,10 @@ func TestHostileTranscoder(t *testing.T) {
 		t.Fatalf("failures by kind %v", f)
 	}
 	var st Stats
-	ts.api("GET", "/api/v1/stats", nil, &st)
-	if st.Closed["transcoder"] < 8 {
-		t.Fatalf("closed %v", st.Closed)
-	}
+	eventually(t, "8 transcoder closes counted", func() bool {
+		ts.api("GET", "/api/v1/stats", nil, &st)
+		return st.Closed["transcoder"] >= 8
+	})
 }
 
 // TestTranscoderHotSwapUnderTraffic: swapping the module (admin PUT, file
