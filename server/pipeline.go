@@ -9,13 +9,8 @@ import (
 
 // inbound handles a whole message from the browser (read path).
 func (s *Server) inbound(sock *Socket, t MessageType, data []byte) {
-	if tr := sock.route.transcoder; tr != nil {
-		sock.tmu.Lock()
-		err := tr.inbound(sock, t, data)
-		sock.tmu.Unlock()
-		if err != nil {
-			s.transcoderFailed(sock, "inbound", err)
-		}
+	if sock.route.transcoder != nil {
+		s.pendInbound(sock, t, data) // run with the rest of the read round
 		return
 	}
 	s.deliver(sock, Message{Type: t, Data: data})
@@ -36,6 +31,9 @@ func (s *Server) deliver(sock *Socket, m Message) {
 // route has one. owned means data may be kept without copying.
 func (s *Server) outbound(sock *Socket, t MessageType, data []byte, owned bool) error {
 	if tr := sock.route.transcoder; tr != nil {
+		if s.pendOutbound(sock, t, data) {
+			return nil // its read round runs it, with the round's others
+		}
 		sock.tmu.Lock()
 		err := tr.outbound(sock, t, data)
 		sock.tmu.Unlock()
@@ -54,6 +52,19 @@ func (s *Server) outbound(sock *Socket, t MessageType, data []byte, owned bool) 
 func (s *Server) socketClosed(sock *Socket, code uint16, reason, cause string) {
 	if !s.reg.remove(sock) {
 		return // refused after the upgrade: never registered
+	}
+	if sock.route.transcoder != nil {
+		// Messages of the last read round reach the listeners before the
+		// close; what was still to be sent cannot be.
+		s.runInbound(sock)
+		sock.pmu.Lock()
+		if out := sock.pendingOut; out != nil {
+			sock.route.stats.conn.DroppedOut.Add(uint64(len(out.msgs)))
+			putBatch(out)
+			sock.pendingOut = nil
+		}
+		sock.inRound = false
+		sock.pmu.Unlock()
 	}
 	rs := sock.route.stats
 	rs.sockets.Add(-1)

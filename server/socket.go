@@ -60,6 +60,12 @@ type Socket struct {
 	// Guarded by tmu: timers the transcoder armed.
 	timers        []socketTimer
 	timersStopped bool
+
+	// Batching of a read round's messages (transcoder routes; batch.go).
+	pendingIn  *msgBatch  // read path only
+	pmu        sync.Mutex // guards inRound and pendingOut
+	inRound    bool
+	pendingOut *msgBatch
 }
 
 // ID returns the socket's id, unique in the cluster.
@@ -189,6 +195,13 @@ type socketHandler Socket
 func (h *socketHandler) OnMessage(_ *wsconn.Conn, op byte, data []byte) {
 	s := (*Socket)(h)
 	s.srv.inbound(s, MessageType(op), data)
+}
+
+func (h *socketHandler) OnReadEnd(*wsconn.Conn) {
+	s := (*Socket)(h)
+	if s.route.transcoder != nil {
+		s.srv.endRound(s)
+	}
 }
 
 func (h *socketHandler) OnClose(_ *wsconn.Conn, code uint16, reason, cause string) {

@@ -146,6 +146,28 @@ func (w *wasmTranscoder) outbound(s *Socket, t MessageType, data []byte) error {
 	return w.run(s, "outbound", func(h *callHost) error { return w.t.Outbound(w.ctx(), h, t == BinaryMessage, data) })
 }
 
+func (w *wasmTranscoder) inboundBatch(s *Socket, b *msgBatch) error {
+	return w.run(s, "inbound", func(h *callHost) error {
+		for _, m := range b.msgs {
+			if err := w.t.Inbound(w.ctx(), h, m.t == BinaryMessage, b.data(m)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (w *wasmTranscoder) outboundBatch(s *Socket, b *msgBatch) error {
+	return w.run(s, "outbound", func(h *callHost) error {
+		for _, m := range b.msgs {
+			if err := w.t.Outbound(w.ctx(), h, m.t == BinaryMessage, b.data(m)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (w *wasmTranscoder) closed(s *Socket, code uint16, reason string) {
 	s.stopTimers()
 	err := w.run(s, "closed", func(h *callHost) error { return w.t.Closed(w.ctx(), h, code, reason) })

@@ -13,6 +13,10 @@ type transcoder interface {
 	inbound(s *Socket, t MessageType, data []byte) error
 	// outbound rewrites a message to the browser; what it writes is queued.
 	outbound(s *Socket, t MessageType, data []byte) error
+	// inboundBatch and outboundBatch run a read round's messages in order
+	// (batch.go); the first failure stops the batch.
+	inboundBatch(s *Socket, b *msgBatch) error
+	outboundBatch(s *Socket, b *msgBatch) error
 	// closed runs once after the socket is gone.
 	closed(s *Socket, code uint16, reason string)
 	// timer runs when a timer the transcoder armed for s fires.

@@ -72,6 +72,11 @@ type Handler interface {
 	// OnMessage receives a whole data message; data is valid only during
 	// the call.
 	OnMessage(c *Conn, op byte, data []byte)
+	// OnReadEnd is called at the end of each read round (after the
+	// OnMessage calls of the bytes that arrived together), before what the
+	// round queued is written; handlers that batch work per round flush it
+	// here.
+	OnReadEnd(c *Conn)
 	// OnClose is called once when the connection is gone. code is the close
 	// code of the handshake (the peer's if it started it, ours otherwise) or
 	// 1006 when there was none; cause is a short machine-readable reason
@@ -152,7 +157,9 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 	if len(leftover) > 0 {
 		buf := append([]byte(nil), leftover...)
+		c.beginRead()
 		c.consume(buf)
+		c.endRead()
 	}
 	if p != nil {
 		if fd, ok := rawFD(c.nc); ok {

@@ -124,6 +124,8 @@ func (r *recorder) OnMessage(c *Conn, op byte, data []byte) {
 	}
 }
 
+func (r *recorder) OnReadEnd(c *Conn) {}
+
 func (r *recorder) OnClose(c *Conn, code uint16, reason, cause string) {
 	r.closed <- closeInfo{code, reason, cause}
 }

@@ -119,8 +119,12 @@ func (c *Conn) beginRead() {
 	c.mu.Unlock()
 }
 
-// endRead flushes what the read round queued, with one write.
+// endRead lets the handler finish the round, then flushes what the round
+// queued, with one write.
 func (c *Conn) endRead() {
+	if !c.finished {
+		c.h.OnReadEnd(c)
+	}
 	c.mu.Lock()
 	c.inRead = false
 	start := len(c.queue) > 0 && !c.writing && !c.dead.Load()
