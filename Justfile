@@ -28,6 +28,7 @@ build:
 # Install what the tests need, then run every test CI runs
 test: test-deps lint
     go test -race -count=1 -timeout 20m ./...
+    go test -count=1 -run '^TestLeakConnectDisconnect$' ./server
     just conformance
 
 # Install test-time tools: Go modules, npm clients (socket.io-client 2 and 4, playwright-core), Debian's chromium and iproute2
