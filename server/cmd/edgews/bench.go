@@ -142,6 +142,8 @@ func newBenchModeCmd(mode string) *cobra.Command {
 	case bench.ModeFanout:
 		f.IntVar(&o.Count, "count", o.Count, "users, one socket each (at most 19000)")
 		f.IntVar(&o.Rounds, "rounds", o.Rounds, "bulk sends of one message to every user")
+		f.IntVar(&o.WarmupRounds, "warmup-rounds", o.WarmupRounds, "uncounted bulk sends on each fresh target before its counted rounds")
+		f.IntVar(&o.Slices, "slices", o.Slices, "split the rounds into this many slices, the targets taking turns, each on a fresh process")
 		f.IntVar(&o.Batch, "batch", o.Batch, "send requests per bulk request")
 		f.IntVar(&o.Senders, "senders", o.Senders, "bulk requests in parallel")
 		f.IntVar(&o.Size, "size", o.Size, "message size in bytes")

@@ -67,6 +67,10 @@ type Options struct {
 	Slices int
 	// Rounds is the number of bulk sends to every user (fanout).
 	Rounds int
+	// WarmupRounds run before the counted rounds and are not counted
+	// (fanout): the first rounds pay for heap growth, stack growth of the
+	// bench's readers and TCP buffer tuning, on either target.
+	WarmupRounds int
 	// Batch is the number of send requests per bulk request (fanout).
 	Batch int
 	// Senders is the number of parallel admin API callers (fanout,
@@ -111,7 +115,8 @@ func DefaultOptions(mode string) Options {
 		Duration:           5 * time.Second,
 		Warmup:             time.Second,
 		Slices:             3,
-		Rounds:             5,
+		Rounds:             20,
+		WarmupRounds:       3,
 		Batch:              1000,
 		Senders:            4,
 		Workers:            32,
@@ -167,7 +172,7 @@ func (o *Options) validate() error {
 		return bad("--count %d: the open-file limit (20,000 per process) allows at most 19,000", o.Count)
 	case o.Size < stampLen:
 		return bad("--size must be at least %d (the send timestamp)", stampLen)
-	case o.InFlight < 1, o.Workers < 1, o.Senders < 1, o.Batch < 1, o.Rounds < 1, o.ExistsCount < 1, o.Slices < 1:
+	case o.InFlight < 1, o.Workers < 1, o.Senders < 1, o.Batch < 1, o.Rounds < 1, o.WarmupRounds < 0, o.ExistsCount < 1, o.Slices < 1:
 		return bad("--inflight, --workers, --senders, --batch, --rounds, --exists-count and --slices must be at least 1")
 	case o.Duration <= 0:
 		return bad("--duration must be positive")

@@ -15,28 +15,83 @@ import (
 // and waits until every socket has its message. deliveries/s is the
 // messages received divided by the time from each round's first post to
 // its last receipt, summed over the rounds; the latency is post-to-receipt.
+//
+// The rounds are split into Slices, the targets taking turns (edgews,
+// reference, edgews, ...), each slice on a fresh process with freshly
+// opened sockets after WarmupRounds uncounted rounds, so a change in the
+// load of a shared machine affects every target alike. Both targets'
+// sockets cannot be open at once: the bench holds one end of each, and
+// 2 x 19,000 is over the open-file limit of these machines.
 func (r *runner) fanout(ctx context.Context) error {
 	o := r.opts
+	slices := max(1, min(o.Slices, o.Rounds))
 	for _, route := range o.Routes {
+		accs := make(map[string]*fanoutAcc, len(o.Targets))
 		for _, target := range o.Targets {
-			res, err := r.fanoutOne(ctx, target, route)
-			if err != nil {
-				return err
+			accs[target] = &fanoutAcc{h: &hist{}}
+		}
+		for sl := range slices {
+			rounds := o.Rounds / slices
+			if sl < o.Rounds%slices {
+				rounds++
 			}
-			r.report.add(res)
+			for _, target := range o.Targets {
+				if err := r.fanoutOne(ctx, target, route, rounds, o.Duration/time.Duration(slices), accs[target]); err != nil {
+					return err
+				}
+			}
+		}
+		for _, target := range o.Targets {
+			r.report.add(accs[target].result(target, route, o.Count))
+			if accs[target].usedSingle {
+				r.report.note("%s: POST /api/v1/send/bulk answered 404; the round used one POST /api/v1/send per user (%d in parallel)", target, 4*o.Senders)
+			}
 		}
 		r.report.compare(targetEdgews, targetReference, match(targetEdgews, route, ""), match(targetReference, route, ""), route, "", "deliveries_per_s", "p50", "p99", "server_cpu")
 	}
 	for _, route := range o.Routes[1:] {
 		r.report.compare(targetEdgews+" "+route, targetEdgews+" "+o.Routes[0], match(targetEdgews, route, ""), match(targetEdgews, o.Routes[0], ""), "", "", "deliveries_per_s", "p50", "p99")
 	}
-	r.report.note("latencies in ms from posting a chunk to the socket's receipt; the reference serves the same bulk body, writing each message directly under the connection's write lock; server_cpu and client_cpu are CPU time per delivery of the target and of the bench process (which builds the bulk bodies and reads every socket)")
+	r.report.note("latencies in ms from posting a chunk to the socket's receipt; the reference serves the same bulk body, writing each message directly under the connection's write lock; server_cpu and client_cpu are CPU time per delivery of the target and of the bench process (which builds the bulk bodies and reads every socket); %d slices per target, taking turns, each after %d uncounted rounds", slices, o.WarmupRounds)
 	return nil
+}
+
+// fanoutAcc sums one target's slices.
+type fanoutAcc struct {
+	h                *hist
+	delivered, lost  int64
+	active, postTime time.Duration // first-post-to-last-receipt, posting, summed per round
+	rounds           int
+	server, self     time.Duration // CPU time
+	errs             int64
+	firstErr         string
+	usedSingle       bool
+}
+
+func (a *fanoutAcc) result(target, route string, users int) Result {
+	return Result{
+		Target: target, Route: route,
+		Metrics: []Metric{
+			{"users", float64(users), ""},
+			{"rounds", float64(a.rounds), ""},
+			{"deliveries_per_s", rate(a.delivered, a.active), "/s"},
+			{"post_ms", ms(a.postTime / time.Duration(max(a.rounds, 1))), "ms"},
+			{"p50", ms(a.h.quantile(0.5)), "ms"},
+			{"p99", ms(a.h.quantile(0.99)), "ms"},
+			{"max", ms(time.Duration(a.h.max)), "ms"},
+			{"lost", float64(a.lost), ""},
+			{"server_cpu", perOp(a.server, a.delivered), "µs/msg"},
+			{"client_cpu", perOp(a.self, a.delivered), "µs/msg"},
+		},
+		Errors:     a.errs,
+		FirstError: a.firstErr,
+	}
 }
 
 // fanoutCollector gathers receipts from every socket's reader.
 type fanoutCollector struct {
 	h        atomicHist
+	warming  atomic.Bool // receipts of warm-up rounds stay out of h
 	received atomic.Int64
 	last     atomic.Int64 // clock time of the latest receipt
 	errs     errCount
@@ -44,7 +99,9 @@ type fanoutCollector struct {
 }
 
 func (c *fanoutCollector) receipt(now, sent time.Duration) {
-	c.h.record(now - sent)
+	if !c.warming.Load() {
+		c.h.record(now - sent)
+	}
 	c.received.Add(1)
 	for {
 		l := c.last.Load()
@@ -54,19 +111,20 @@ func (c *fanoutCollector) receipt(now, sent time.Duration) {
 	}
 }
 
-func (r *runner) fanoutOne(ctx context.Context, target, route string) (Result, error) {
+// fanoutOne runs rounds counted rounds (after the warm-up) on a fresh
+// target process, within budget, and adds them to acc.
+func (r *runner) fanoutOne(ctx context.Context, target, route string, rounds int, budget time.Duration, acc *fanoutAcc) error {
 	o := r.opts
-	res := Result{Target: target, Route: route}
 	p, err := r.startTarget(ctx, target)
 	if err != nil {
-		return res, err
+		return err
 	}
 	defer r.stopProcess(p)
 	pr := routeProto(route, target)
 	users := userNames("u", o.Count)
 	sess, err := r.sessions(ctx, p, target, users)
 	if err != nil {
-		return res, err
+		return err
 	}
 	r.log.Info("opening sockets", "target", target, "route", route, "sockets", o.Count)
 	conns := make([]*wsConn, o.Count)
@@ -77,7 +135,7 @@ func (r *runner) fanoutOne(ctx context.Context, target, route string) (Result, e
 	})
 	if errs.n > 0 {
 		closeAll(conns)
-		return res, fmt.Errorf("bench: fanout: %d of %d connections failed, first: %w", errs.n, o.Count, errs.first)
+		return fmt.Errorf("bench: fanout: %d of %d connections failed, first: %w", errs.n, o.Count, errs.first)
 	}
 	col := &fanoutCollector{}
 	var readers sync.WaitGroup
@@ -104,24 +162,28 @@ func (r *runner) fanoutOne(ctx context.Context, target, route string) (Result, e
 		}
 		return appendStamped(nil, t, o.Size)
 	}
-	deadline := time.Now().Add(o.Duration)
+	deadline := time.Now().Add(budget)
 	var cpu cpuMeter
-	cpu.start(p.pid())
 	var (
 		active     time.Duration // sum of first-post-to-last-receipt per round
 		postTime   time.Duration
 		delivered  int64
-		rounds     int
+		counted    int
 		sendErrs   errCount
 		usedSingle bool
 	)
-	for round := 0; round < o.Rounds && time.Now().Before(deadline); round++ {
+	col.warming.Store(o.WarmupRounds > 0)
+	for round := -o.WarmupRounds; round < rounds && time.Now().Before(deadline); round++ {
+		if round == 0 {
+			col.warming.Store(false)
+			cpu.start(p.pid())
+		}
 		base := col.received.Load()
 		first := r.clock.now()
 		err := r.bulkRound(ctx, p, users, message, &sendErrs, &usedSingle)
 		posted := r.clock.now()
 		if err != nil {
-			return res, err
+			return err
 		}
 		// Wait for every socket's receipt, bounded.
 		limit := time.Now().Add(max(10*time.Second, 2*(posted-first)))
@@ -132,41 +194,43 @@ func (r *runner) fanoutOne(ctx context.Context, target, route string) (Result, e
 			time.Sleep(time.Millisecond)
 		}
 		got := col.received.Load() - base
+		if round < 0 {
+			if got < int64(o.Count) {
+				sendErrs.add(fmt.Errorf("bench: fanout warm-up round: %d of %d delivered", got, o.Count))
+			}
+			r.log.Info("fanout warm-up round", "target", target, "round", round+o.WarmupRounds+1, "delivered", got)
+			// Let the last receipts land before the next round's base.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		delivered += got
 		if got > 0 {
 			active += time.Duration(col.last.Load()) - first
 		}
 		postTime += posted - first
-		rounds++
+		counted++
 		r.log.Info("fanout round", "target", target, "round", round+1, "delivered", got)
 	}
 	cpu.stop()
-	lost := max(int64(rounds*o.Count)-delivered, 0)
-	h := col.h.snapshot()
-	res.Metrics = []Metric{
-		{"users", float64(o.Count), ""},
-		{"rounds", float64(rounds), ""},
-		{"deliveries_per_s", rate(delivered, active), "/s"},
-		{"post_ms", ms(postTime / time.Duration(max(rounds, 1))), "ms"},
-		{"p50", ms(h.quantile(0.5)), "ms"},
-		{"p99", ms(h.quantile(0.99)), "ms"},
-		{"max", ms(time.Duration(h.max)), "ms"},
-		{"lost", float64(lost), ""},
-		{"server_cpu", perOp(cpu.server, delivered), "µs/msg"},
-		{"client_cpu", perOp(cpu.self, delivered), "µs/msg"},
+	// Each counted round waited (bounded) for its receipts; what did not
+	// arrive in time counts as lost.
+	acc.h.merge(col.h.snapshot())
+	acc.delivered += delivered
+	acc.lost += max(int64(counted*o.Count)-delivered, 0)
+	acc.active += active
+	acc.postTime += postTime
+	acc.rounds += counted
+	acc.server += cpu.server
+	acc.self += cpu.self
+	acc.usedSingle = acc.usedSingle || usedSingle
+	acc.errs += sendErrs.n + col.errs.n + max(int64(counted*o.Count)-delivered, 0)
+	if acc.firstErr == "" {
+		acc.firstErr = sendErrs.firstString()
 	}
-	if usedSingle {
-		r.report.note("%s: POST /api/v1/send/bulk answered 404; the round used one POST /api/v1/send per user (%d in parallel)", target, 4*o.Senders)
+	if acc.firstErr == "" {
+		acc.firstErr = col.errs.firstString()
 	}
-	res.Errors = sendErrs.n + col.errs.n + lost
-	res.FirstError = sendErrs.firstString()
-	if res.FirstError == "" {
-		res.FirstError = col.errs.firstString()
-	}
-	if err := p.alive(); err != nil {
-		return res, err
-	}
-	return res, nil
+	return p.alive()
 }
 
 // fanoutReader reads one socket until the run stops.

@@ -86,6 +86,7 @@ func newReport(o Options) *Report {
 		s["duration"], s["warmup"], s["slices"] = o.Duration.String(), o.Warmup.String(), strconv.Itoa(o.Slices)
 	case ModeFanout:
 		s["users"], s["rounds"], s["batch"], s["senders"], s["size"] = strconv.Itoa(o.Count), strconv.Itoa(o.Rounds), strconv.Itoa(o.Batch), strconv.Itoa(o.Senders), strconv.Itoa(o.Size)
+		s["warmup_rounds"], s["slices"] = strconv.Itoa(o.WarmupRounds), strconv.Itoa(o.Slices)
 	case ModeHandshake:
 		s["workers"], s["duration"], s["verifiers"], s["slices"] = strconv.Itoa(o.Workers), o.Duration.String(), strings.Join(o.Verifiers, ","), strconv.Itoa(o.Slices)
 	case ModeCluster:
