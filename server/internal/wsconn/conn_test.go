@@ -577,3 +577,45 @@ func TestControlFlood(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteAfterBlockedWrite: a burst the kernel would not take goes to
+// the writer goroutine, which writes under a deadline (WriteTimeout). Once
+// the socket drains, writes are inline again, and they must keep working
+// after that deadline has passed: a stale deadline used to fail every
+// later inline write (cause write_error) one WriteTimeout after the burst.
+func TestWriteAfterBlockedWrite(t *testing.T) {
+	modes(t, func(t *testing.T, p *netpoll.Poller) {
+		cfg := baseConfig()
+		cfg.MaxQueueMessages = 1024
+		cfg.MaxQueueBytes = 64 << 20
+		cfg.WriteTimeout = 300 * time.Millisecond
+		h := newRecorder(false)
+		c, conn := start(t, p, cfg, h, nil)
+		msg := bytes.Repeat([]byte("x"), 64<<10)
+		const burst = 200 // 12.5 MiB: more than loopback buffers hold
+		for i := range burst {
+			if err := conn.Write(wsproto.OpBinary, msg); err != nil {
+				t.Fatalf("write %d: %v", i, err)
+			}
+		}
+		for i := range burst {
+			if f := c.expect(wsproto.OpBinary); len(f.data) != len(msg) {
+				t.Fatalf("message %d: %d bytes", i, len(f.data))
+			}
+		}
+		time.Sleep(2 * cfg.WriteTimeout) // past the writer's deadline
+		for i := range 3 {
+			if err := conn.Write(wsproto.OpText, []byte("after")); err != nil {
+				t.Fatalf("write after the burst: %v", err)
+			}
+			if f := c.expect(wsproto.OpText); string(f.data) != "after" {
+				t.Fatalf("message %d after the burst: %q", i, f.data)
+			}
+		}
+		select {
+		case ci := <-h.closed:
+			t.Fatalf("closed: %+v", ci)
+		default:
+		}
+	})
+}

@@ -211,6 +211,13 @@ func (c *Conn) writeLoop() {
 		q := c.queue
 		c.queue, c.queueBytes = nil, 0
 		if len(q) == 0 || c.dead.Load() {
+			inline := c.rc != nil && c.deflater == nil && !c.dead.Load()
+			if inline && c.cfg.WriteTimeout > 0 {
+				// Writes go inline again, through RawConn.Write, which
+				// refuses to run once a deadline has passed: drop the one
+				// writeFrames set, or every later write fails.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.writing = false
 			c.mu.Unlock()
 			return
