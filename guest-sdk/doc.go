@@ -1,6 +1,6 @@
 // Package guest is the Go SDK for edgews transcoders: WebAssembly modules
 // that rewrite every message of a socket on its way in (browser to
-// listeners) and out (server to browser). It hides ABI v1 (see
+// listeners) and out (server to browser). It hides ABI 1.1 (see
 // wasmhost/ABI.md) behind a few typed calls.
 //
 // # Writing a transcoder
@@ -75,6 +75,14 @@
 //     stopped and the socket closed with 1011. Do not sleep or start
 //     goroutines; use ArmTimer for anything that must happen later.
 //   - Message.Data is only valid during the call.
+//   - Messages may arrive in batches (ABI 1.1): when the server has several
+//     messages of a socket at once it passes them in one call, and the SDK
+//     runs the Inbound (Outbound) handler for each, in order, exactly as
+//     for single messages; nothing to do for a transcoder. A handler that
+//     fails ends the batch (the socket is closed with 1011 anyway), and so
+//     does one that calls Close: the rest of the batch is dropped. Each
+//     message keeps the budget and emit cap of a single call.
+//     guesttest.Host.InboundBatch and OutboundBatch test this natively.
 //   - Each call may emit a bounded number of bytes (4 MiB by default), and
 //     each instance has a memory cap (32 MiB by default). A socket's
 //     attributes hold at most 1 MiB of what the transcoder stored (keys

@@ -18,31 +18,33 @@ import (
 // metrics exposes the server's counters to Prometheus. The hot path only
 // touches atomics; this collector reads them at scrape time.
 type metrics struct {
-	s        *Server
-	reg      *prometheus.Registry
-	verify   *prometheus.HistogramVec
-	webhook  *prometheus.CounterVec
-	handler  fasthttp.RequestHandler
-	sockets  *prometheus.Desc
-	opened   *prometheus.Desc
-	closed   *prometheus.Desc
-	messages *prometheus.Desc
-	bytes    *prometheus.Desc
-	dropped  *prometheus.Desc
-	events   *prometheus.Desc
-	rejected *prometheus.Desc
-	sessions *prometheus.Desc
-	users    *prometheus.Desc
-	verifier *prometheus.Desc
-	cluster  *prometheus.Desc
-	queue    *prometheus.Desc
-	members  *prometheus.Desc
-	existsH  *prometheus.Desc
-	batchH   *prometheus.Desc
-	trCalls  *prometheus.Desc
-	trFails  *prometheus.Desc
-	trInst   *prometheus.Desc
-	trSwaps  *prometheus.Desc
+	s         *Server
+	reg       *prometheus.Registry
+	verify    *prometheus.HistogramVec
+	webhook   *prometheus.CounterVec
+	handler   fasthttp.RequestHandler
+	sockets   *prometheus.Desc
+	opened    *prometheus.Desc
+	closed    *prometheus.Desc
+	messages  *prometheus.Desc
+	bytes     *prometheus.Desc
+	dropped   *prometheus.Desc
+	droppedIn *prometheus.Desc
+	events    *prometheus.Desc
+	rejected  *prometheus.Desc
+	sessions  *prometheus.Desc
+	users     *prometheus.Desc
+	verifier  *prometheus.Desc
+	cluster   *prometheus.Desc
+	queue     *prometheus.Desc
+	members   *prometheus.Desc
+	existsH   *prometheus.Desc
+	batchH    *prometheus.Desc
+	trCalls   *prometheus.Desc
+	trBatch   *prometheus.Desc
+	trFails   *prometheus.Desc
+	trInst    *prometheus.Desc
+	trSwaps   *prometheus.Desc
 }
 
 func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
@@ -58,26 +60,28 @@ func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 			Name: "edgews_webhook_events_total",
 			Help: "Webhook events by outcome: queued, delivered, dropped (queue full), failed (retries exhausted).",
 		}, []string{"outcome"}),
-		sockets:  prometheus.NewDesc("edgews_sockets", "Open sockets by route.", []string{"route"}, nil),
-		opened:   prometheus.NewDesc("edgews_sockets_opened_total", "Sockets accepted by route.", []string{"route"}, nil),
-		closed:   prometheus.NewDesc("edgews_sockets_closed_total", "Sockets closed by route and cause.", []string{"route", "cause"}, nil),
-		messages: prometheus.NewDesc("edgews_messages_total", "Data messages by route and direction (in: from browsers, out: to browsers).", []string{"route", "direction"}, nil),
-		bytes:    prometheus.NewDesc("edgews_bytes_total", "Bytes on the wire by route and direction.", []string{"route", "direction"}, nil),
-		dropped:  prometheus.NewDesc("edgews_outbound_dropped_total", "Outgoing messages not written (queue full, drop-oldest, socket gone) by route.", []string{"route"}, nil),
-		events:   prometheus.NewDesc("edgews_socket_events_total", "Socket events by route and kind: slow_consumer, ping_timeout, read_timeout, write_timeout, protocol_error.", []string{"route", "event"}, nil),
-		rejected: prometheus.NewDesc("edgews_upgrades_rejected_total", "Refused upgrades by reason.", []string{"reason"}, nil),
-		sessions: prometheus.NewDesc("edgews_sessions", "Sessions with at least one open socket.", nil, nil),
-		users:    prometheus.NewDesc("edgews_users", "Users with at least one open socket.", nil, nil),
-		verifier: prometheus.NewDesc("edgews_http_verifier_total", "http verifier activity: backend calls, cache hits, coalesced waits, rejections, unavailable answers.", []string{"kind"}, nil),
-		cluster:  prometheus.NewDesc("edgews_cluster_events_total", "Cluster layer counters by kind (messages_queued, messages_sent, drops_overflow, drops_node_gone, auth_failures, exists_queries, ...).", []string{"kind"}, nil),
-		queue:    prometheus.NewDesc("edgews_cluster_queue_messages", "Messages waiting in the remote queue for each member.", []string{"member"}, nil),
-		members:  prometheus.NewDesc("edgews_cluster_members", "Cluster members by status as this node sees them.", []string{"status"}, nil),
-		existsH:  prometheus.NewDesc("edgews_cluster_exists_seconds", "Latency of cluster-wide exists queries.", nil, nil),
-		batchH:   prometheus.NewDesc("edgews_cluster_batch_seconds", "Round trip of remote-queue batches.", nil, nil),
-		trCalls:  prometheus.NewDesc("edgews_transcoder_calls_total", "Calls into a transcoder module.", []string{"transcoder"}, nil),
-		trFails:  prometheus.NewDesc("edgews_transcoder_failures_total", "Failed transcoder calls by kind (timeout, trap, memory_limit, emit_limit, bad_pointer, guest_error, ...); each closed its socket with 1011.", []string{"transcoder", "kind"}, nil),
-		trInst:   prometheus.NewDesc("edgews_transcoder_instances", "Live instances of a transcoder module.", []string{"transcoder"}, nil),
-		trSwaps:  prometheus.NewDesc("edgews_transcoder_swaps_total", "Hot swaps of a transcoder module.", []string{"transcoder"}, nil),
+		sockets:   prometheus.NewDesc("edgews_sockets", "Open sockets by route.", []string{"route"}, nil),
+		opened:    prometheus.NewDesc("edgews_sockets_opened_total", "Sockets accepted by route.", []string{"route"}, nil),
+		closed:    prometheus.NewDesc("edgews_sockets_closed_total", "Sockets closed by route and cause.", []string{"route", "cause"}, nil),
+		messages:  prometheus.NewDesc("edgews_messages_total", "Data messages by route and direction (in: from browsers, out: to browsers).", []string{"route", "direction"}, nil),
+		bytes:     prometheus.NewDesc("edgews_bytes_total", "Bytes on the wire by route and direction.", []string{"route", "direction"}, nil),
+		dropped:   prometheus.NewDesc("edgews_outbound_dropped_total", "Outgoing messages not written (queue full, drop-oldest, socket gone) by route.", []string{"route"}, nil),
+		droppedIn: prometheus.NewDesc("edgews_inbound_dropped_total", "Incoming data messages read but not delivered (arrived after the close began, or left unhandled by a transcoder that failed or asked to close) by route.", []string{"route"}, nil),
+		events:    prometheus.NewDesc("edgews_socket_events_total", "Socket events by route and kind: slow_consumer, ping_timeout, read_timeout, write_timeout, protocol_error.", []string{"route", "event"}, nil),
+		rejected:  prometheus.NewDesc("edgews_upgrades_rejected_total", "Refused upgrades by reason.", []string{"reason"}, nil),
+		sessions:  prometheus.NewDesc("edgews_sessions", "Sessions with at least one open socket.", nil, nil),
+		users:     prometheus.NewDesc("edgews_users", "Users with at least one open socket.", nil, nil),
+		verifier:  prometheus.NewDesc("edgews_http_verifier_total", "http verifier activity: backend calls, cache hits, coalesced waits, rejections, unavailable answers.", []string{"kind"}, nil),
+		cluster:   prometheus.NewDesc("edgews_cluster_events_total", "Cluster layer counters by kind (messages_queued, messages_sent, drops_overflow, drops_node_gone, auth_failures, exists_queries, ...).", []string{"kind"}, nil),
+		queue:     prometheus.NewDesc("edgews_cluster_queue_messages", "Messages waiting in the remote queue for each member.", []string{"member"}, nil),
+		members:   prometheus.NewDesc("edgews_cluster_members", "Cluster members by status as this node sees them.", []string{"status"}, nil),
+		existsH:   prometheus.NewDesc("edgews_cluster_exists_seconds", "Latency of cluster-wide exists queries.", nil, nil),
+		batchH:    prometheus.NewDesc("edgews_cluster_batch_seconds", "Round trip of remote-queue batches.", nil, nil),
+		trCalls:   prometheus.NewDesc("edgews_transcoder_calls_total", "Calls into a transcoder module (a batch of a read round's messages is one call).", []string{"transcoder"}, nil),
+		trBatch:   prometheus.NewDesc("edgews_transcoder_batch_messages_total", "Messages passed to a transcoder in batch calls.", []string{"transcoder"}, nil),
+		trFails:   prometheus.NewDesc("edgews_transcoder_failures_total", "Failed transcoder calls by kind (timeout, trap, memory_limit, emit_limit, bad_pointer, guest_error, ...); each closed its socket with 1011.", []string{"transcoder", "kind"}, nil),
+		trInst:    prometheus.NewDesc("edgews_transcoder_instances", "Live instances of a transcoder module.", []string{"transcoder"}, nil),
+		trSwaps:   prometheus.NewDesc("edgews_transcoder_swaps_total", "Hot swaps of a transcoder module.", []string{"transcoder"}, nil),
 	}
 	reg.MustRegister(m, m.verify, m.webhook)
 	// Process and Go runtime metrics, unless the caller's registry has them.
@@ -101,7 +105,7 @@ func (m *metrics) observeVerify(d time.Duration, err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.events, m.rejected, m.sessions, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH, m.trCalls, m.trFails, m.trInst, m.trSwaps} {
+	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.droppedIn, m.events, m.rejected, m.sessions, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH, m.trCalls, m.trBatch, m.trFails, m.trInst, m.trSwaps} {
 		ch <- d
 	}
 }
@@ -122,6 +126,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.bytes, counter, float64(st.BytesIn.Load()), r, "in")
 		ch <- prometheus.MustNewConstMetric(m.bytes, counter, float64(st.BytesOut.Load()), r, "out")
 		ch <- prometheus.MustNewConstMetric(m.dropped, counter, float64(st.DroppedOut.Load()), r)
+		ch <- prometheus.MustNewConstMetric(m.droppedIn, counter, float64(st.DroppedIn.Load()), r)
 		for ev, v := range map[string]uint64{
 			"slow_consumer":  st.SlowClosed.Load(),
 			"ping_timeout":   st.PingTimeouts.Load(),
@@ -152,6 +157,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 			st := t.Stats()
 			ch <- prometheus.MustNewConstMetric(m.trCalls, prometheus.CounterValue, float64(st.Calls), name)
+			ch <- prometheus.MustNewConstMetric(m.trBatch, prometheus.CounterValue, float64(st.BatchMessages), name)
 			ch <- prometheus.MustNewConstMetric(m.trInst, prometheus.GaugeValue, float64(st.Instances), name)
 			ch <- prometheus.MustNewConstMetric(m.trSwaps, prometheus.CounterValue, float64(t.Swaps()), name)
 			for k, v := range st.Failures {

@@ -63,9 +63,13 @@ type Socket struct {
 
 	// Batching of a read round's messages (transcoder routes; batch.go).
 	pendingIn  *msgBatch  // read path only
-	pmu        sync.Mutex // guards inRound and pendingOut
+	pmu        sync.Mutex // guards inRound, pendingOut and closeAsked
 	inRound    bool
 	pendingOut *msgBatch
+	// closeAsked is a transcoder's close request made during a read
+	// round, applied when the round ends: the replies to the messages
+	// before it go out first.
+	closeAsked *pendingClose
 }
 
 // ID returns the socket's id, unique in the cluster.

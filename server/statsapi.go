@@ -14,6 +14,7 @@ type Stats struct {
 	BytesIn          uint64                `json:"bytes_in"`
 	BytesOut         uint64                `json:"bytes_out"`
 	DroppedOut       uint64                `json:"dropped_out"`
+	DroppedIn        uint64                `json:"dropped_in"`
 	Routes           map[string]RouteStats `json:"routes"`
 	Closed           map[string]uint64     `json:"closed"`
 	RejectedUpgrades map[string]uint64     `json:"rejected_upgrades"`
@@ -28,6 +29,7 @@ type RouteStats struct {
 	BytesIn     uint64            `json:"bytes_in"`
 	BytesOut    uint64            `json:"bytes_out"`
 	DroppedOut  uint64            `json:"dropped_out"`
+	DroppedIn   uint64            `json:"dropped_in"`
 	Closed      map[string]uint64 `json:"closed"`
 }
 
@@ -51,6 +53,7 @@ func (s *Server) LocalStats() Stats {
 			BytesIn:     rs.conn.BytesIn.Load(),
 			BytesOut:    rs.conn.BytesOut.Load(),
 			DroppedOut:  rs.conn.DroppedOut.Load(),
+			DroppedIn:   rs.conn.DroppedIn.Load(),
 			Closed:      map[string]uint64{},
 		}
 		for cause, c := range rs.closed {
@@ -65,6 +68,7 @@ func (s *Server) LocalStats() Stats {
 		st.BytesIn += r.BytesIn
 		st.BytesOut += r.BytesOut
 		st.DroppedOut += r.DroppedOut
+		st.DroppedIn += r.DroppedIn
 	}
 	for reason, c := range s.book.rejected {
 		if v := c.Load(); v > 0 {
@@ -94,6 +98,7 @@ func (st *Stats) Add(o Stats) {
 	st.BytesIn += o.BytesIn
 	st.BytesOut += o.BytesOut
 	st.DroppedOut += o.DroppedOut
+	st.DroppedIn += o.DroppedIn
 	if st.Routes == nil {
 		st.Routes = map[string]RouteStats{}
 	}
@@ -106,6 +111,7 @@ func (st *Stats) Add(o Stats) {
 		cur.BytesIn += r.BytesIn
 		cur.BytesOut += r.BytesOut
 		cur.DroppedOut += r.DroppedOut
+		cur.DroppedIn += r.DroppedIn
 		cur.Closed = addCounts(cur.Closed, r.Closed)
 		st.Routes[p] = cur
 	}

@@ -110,7 +110,7 @@ func (w *wasmTranscoder) run(s *Socket, call string, f func(*callHost) error) er
 	}
 	h.reset()
 	callHostPool.Put(h)
-	if closing {
+	if closing && !s.deferClose(code, msg) {
 		s.closeWith(code, msg, "transcoder")
 	}
 	return err
@@ -146,25 +146,28 @@ func (w *wasmTranscoder) outbound(s *Socket, t MessageType, data []byte) error {
 	return w.run(s, "outbound", func(h *callHost) error { return w.t.Outbound(w.ctx(), h, t == BinaryMessage, data) })
 }
 
+// inboundBatch runs a read round's messages through the guest in as few
+// calls as the ABI allows. Messages it left unhandled (after a failure, or
+// after the one whose handler asked to close) are counted as dropped.
 func (w *wasmTranscoder) inboundBatch(s *Socket, b *msgBatch) error {
 	return w.run(s, "inbound", func(h *callHost) error {
-		for _, m := range b.msgs {
-			if err := w.t.Inbound(w.ctx(), h, m.t == BinaryMessage, b.data(m)); err != nil {
-				return err
-			}
+		n, err := w.t.InboundBatch(w.ctx(), h, b.wasmMsgs())
+		if rest := len(b.msgs) - n; rest > 0 {
+			s.route.stats.conn.DroppedIn.Add(uint64(rest))
 		}
-		return nil
+		return err
 	})
 }
 
+// outboundBatch is inboundBatch for messages bound for the browser; what
+// the guest left unhandled was not written, and counts as dropped out.
 func (w *wasmTranscoder) outboundBatch(s *Socket, b *msgBatch) error {
 	return w.run(s, "outbound", func(h *callHost) error {
-		for _, m := range b.msgs {
-			if err := w.t.Outbound(w.ctx(), h, m.t == BinaryMessage, b.data(m)); err != nil {
-				return err
-			}
+		n, err := w.t.OutboundBatch(w.ctx(), h, b.wasmMsgs())
+		if rest := len(b.msgs) - n; rest > 0 {
+			s.route.stats.conn.DroppedOut.Add(uint64(rest))
 		}
-		return nil
+		return err
 	})
 }
 

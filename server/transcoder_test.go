@@ -12,6 +12,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/edgews/edgews/server/internal/wsproto"
 	"github.com/edgews/edgews/transcoders/buildwasm"
 	"github.com/edgews/edgews/transcoders/builtin"
 )
@@ -268,4 +269,43 @@ func TestSocketIOTimersThroughServer(t *testing.T) {
 		t.Fatalf("silent client closed with %d %q", code, reason)
 	}
 	t.Logf("silent client closed with %d %q", code, reason)
+}
+
+// TestTranscoderCloseDropsRestCounted: three messages arrive in one read;
+// the transcoder asks to close on the second, so the third is never
+// handled. It must be counted (dropped_in), not lost silently.
+func TestTranscoderCloseDropsRestCounted(t *testing.T) {
+	t.Parallel()
+	file := hostileModule(t)
+	ts := startServer(t, func(c *Config) {
+		withTranscoders(c, map[string]TranscoderConfig{"bad": {File: file}},
+			RouteConfig{Path: "/bad", Echo: true, Transcoder: "bad"})
+	})
+	sess := ts.login("dropper", "1")
+	c, resp, body, err := rawUpgrade(ts.Addr().String(), "", "/bad?session="+sess)
+	if err != nil || c == nil {
+		t.Fatalf("upgrade: %v %v %s", err, resp, body)
+	}
+	defer c.Close()
+	var frames []byte
+	for _, m := range []string{"one", "close", "three"} {
+		frames = wsproto.AppendClientFrame(frames, true, wsproto.OpText, 0, [4]byte{1, 2, 3, 4}, []byte(m))
+	}
+	if _, err := c.Write(frames); err != nil { // one write: one read round
+		t.Fatal(err)
+	}
+	code, reason, skipped, err := c.readClose(10 * time.Second)
+	if err != nil || code != 4000 {
+		t.Fatalf("close %d %q (after %d frames), %v; want 4000", code, reason, skipped, err)
+	}
+	if skipped != 1 { // the echo of "one"
+		t.Fatalf("%d frames before the close, want the echo of the first message only", skipped)
+	}
+	eventually(t, "the third message counted as dropped", func() bool {
+		r := ts.stats().Routes["/bad"]
+		return r.DroppedIn == 1 && r.MessagesIn == 3
+	})
+	if m := ts.scrape().sum("edgews_inbound_dropped_total", "route", "/bad"); m != 1 {
+		t.Fatalf("edgews_inbound_dropped_total = %v, want 1", m)
+	}
 }

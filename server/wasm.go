@@ -174,13 +174,17 @@ func (s *Server) watchTranscoders() {
 
 // TranscoderInfo describes a loaded transcoder (admin API).
 type TranscoderInfo struct {
-	Name      string            `json:"name"`
-	Source    string            `json:"source"`
-	SHA256    string            `json:"sha256"`
-	Swaps     uint64            `json:"swaps"`
-	Calls     uint64            `json:"calls"`
-	Failures  map[string]uint64 `json:"failures"`
-	Instances int               `json:"instances"`
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	SHA256 string `json:"sha256"`
+	Swaps  uint64 `json:"swaps"`
+	Calls  uint64 `json:"calls"`
+	// BatchCalls of the calls carried BatchMessages messages (a read
+	// round's worth each).
+	BatchCalls    uint64            `json:"batch_calls"`
+	BatchMessages uint64            `json:"batch_messages"`
+	Failures      map[string]uint64 `json:"failures"`
+	Instances     int               `json:"instances"`
 }
 
 // Transcoders lists the loaded transcoders.
@@ -198,7 +202,7 @@ func (s *Server) Transcoders() []TranscoderInfo {
 		s.wasm.mu.Lock()
 		lm := s.wasm.loaded[name]
 		s.wasm.mu.Unlock()
-		ti := TranscoderInfo{Name: name, Source: lm.source, SHA256: lm.hash, Swaps: t.Swaps(), Calls: st.Calls, Instances: st.Instances, Failures: map[string]uint64{}}
+		ti := TranscoderInfo{Name: name, Source: lm.source, SHA256: lm.hash, Swaps: t.Swaps(), Calls: st.Calls, BatchCalls: st.BatchCalls, BatchMessages: st.BatchMessages, Instances: st.Instances, Failures: map[string]uint64{}}
 		for k, v := range st.Failures {
 			if v > 0 {
 				ti.Failures[wasmhost.Kind(k).String()] = v

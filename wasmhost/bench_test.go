@@ -2,6 +2,7 @@ package wasmhost_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ func (h *nullHost) ArmTimer(uint32, time.Duration)       {}
 
 // tinyGuest is an identity transcoder written directly in Wasm: no Go
 // runtime, a fixed input buffer at address 1024. It is the floor for what
-// a call through the ABI can cost.
+// a call through the ABI can cost. It declares ABI 1.0 (no batch
+// exports), so batches reach it one message per call.
 func tinyGuest() []byte {
 	i32 := byte(wasmbuild.I32)
 	one := wasmbuild.FuncType{Params: []byte{i32}, Results: []byte{i32}}
@@ -43,7 +45,7 @@ func tinyGuest() []byte {
 			{Module: abi.ImportModule, Name: abi.ImportWriteFrame, Type: wasmbuild.FuncType{Params: []byte{i32, i32, i32}, Results: []byte{i32}}},
 		},
 		Funcs: []wasmbuild.Func{
-			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.Version)), Export: abi.ExportABIVersion},
+			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.PackVersion(1, 0, 0))), Export: abi.ExportABIVersion},
 			{Type: one, Code: ret(1024), Export: abi.ExportAlloc},
 			{Type: one, Code: ret(0), Export: abi.ExportInit},
 			{Type: one, Code: ret(0), Export: abi.ExportOpen},
@@ -151,6 +153,66 @@ func BenchmarkCall(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkBatch measures InboundBatch and OutboundBatch of n messages of
+// 100 B through the Go identity guest (an ABI 1.1 guest: one guest call
+// per batch) and, for comparison, the tiny Wasm guest (ABI 1.0: one guest
+// call per message, on one instance checkout). ns/op is per batch; the
+// metrics are per message: ns/msg for the batch, single-ns/msg for the
+// same messages passed one Inbound (Outbound) call each right after, in
+// the same run, and x-single, their ratio.
+func BenchmarkBatch(b *testing.B) {
+	ctx := context.Background()
+	for _, g := range []struct {
+		name string
+		wasm func(b *testing.B) []byte
+	}{
+		{"guest=go-identity", func(b *testing.B) []byte { return goModule(b, "identity") }},
+		{"guest=tiny-wasm-1.0", func(*testing.B) []byte { return tinyGuest() }},
+	} {
+		mod, err := shared.Load(ctx, g.name, g.wasm(b), wasmhost.ModuleConfig{MaxInstances: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := &nullHost{}
+		for _, dir := range []string{"inbound", "outbound"} {
+			batch, single := mod.InboundBatch, mod.Inbound
+			if dir == "outbound" {
+				batch, single = mod.OutboundBatch, mod.Outbound
+			}
+			for _, n := range []int{1, 4, 16} {
+				msgs := make([]wasmhost.Msg, n)
+				for i := range msgs {
+					msgs[i] = wasmhost.Msg{Data: msg100}
+				}
+				b.Run(fmt.Sprintf("%s/%s/n=%d", g.name, dir, n), func(b *testing.B) {
+					b.SetBytes(int64(n * len(msg100)))
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := batch(ctx, h, msgs); err != nil {
+							b.Fatal(err)
+						}
+					}
+					perMsg := float64(b.Elapsed().Nanoseconds()) / float64(b.N*n)
+					// The same messages one call each, timed outside the
+					// benchmark's own clock (bounded: at most 200,000).
+					calls := min(b.N*n, 200000)
+					start := time.Now()
+					for i := 0; i < calls; i++ {
+						if err := single(ctx, h, false, msg100); err != nil {
+							b.Fatal(err)
+						}
+					}
+					singlePerMsg := float64(time.Since(start).Nanoseconds()) / float64(calls)
+					b.ReportMetric(perMsg, "ns/msg")
+					b.ReportMetric(singlePerMsg, "single-ns/msg")
+					b.ReportMetric(perMsg/singlePerMsg, "x-single")
+				})
+			}
+		}
+		_ = mod.Close(ctx)
 	}
 }
 

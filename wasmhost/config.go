@@ -34,7 +34,8 @@ type ModuleConfig struct {
 	// GuestConfig is the opaque string handed to the guest's init export
 	// in every instance.
 	GuestConfig string
-	// CallTimeout is the wall-clock budget of one call. A call still
+	// CallTimeout is the wall-clock budget of one call, or of each message
+	// of a batch call (ABI.md, "Limits and the call budget"). A call still
 	// running then is stopped at its next function entry or loop head and
 	// fails with KindTimeout. Default 250ms.
 	CallTimeout time.Duration
@@ -45,9 +46,9 @@ type ModuleConfig struct {
 	// pages. A guest that needs more fails with KindMemoryLimit. Default
 	// 512 (32 MiB).
 	MaxMemoryPages uint32
-	// MaxEmitBytes caps the bytes one call may pass to WriteFrame and
-	// Deliver together; the call that exceeds it fails with KindEmitLimit.
-	// Default 4 MiB.
+	// MaxEmitBytes caps the bytes one call (one message of a batch call)
+	// may pass to WriteFrame and Deliver together; the call that exceeds it
+	// fails with KindEmitLimit. Default 4 MiB.
 	MaxEmitBytes int
 	// MaxInstances bounds the instance pool. Calls beyond it wait for a
 	// free instance (or their context). Default 2 × GOMAXPROCS.

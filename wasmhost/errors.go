@@ -69,11 +69,20 @@ const CloseCode1011 = 1011
 // the socket the call served with CloseCode and Reason.
 type CallError struct {
 	Module string // module name as given to Load
-	Func   string // "open", "inbound", "outbound", "close", "timer"
+	Func   string // "open", "inbound", "outbound", "close", "timer"; a batch is "inbound" or "outbound"
 	Kind   Kind
 	Status uint32 // the guest's status, for KindGuestStatus
 	Detail string // what happened, for logs (may name addresses and sizes)
 	Err    error  // underlying error, if any
+
+	// Batch is the number of messages of a failed InboundBatch or
+	// OutboundBatch call (0 for other calls), and Message the index of the
+	// one that failed: those before it were handled, those after it were
+	// not (0 when the batch failed before reaching the guest). For a guest
+	// of ABI 1.1 the index is what the guest last stored in the batch's
+	// progress word.
+	Batch   int
+	Message int
 }
 
 func (e *CallError) Error() string {
@@ -86,6 +95,9 @@ func (e *CallError) Error() string {
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
+	}
+	if e.Batch > 0 {
+		s += fmt.Sprintf(" (message %d of a batch of %d)", e.Message, e.Batch)
 	}
 	return s
 }

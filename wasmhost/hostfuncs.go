@@ -89,9 +89,14 @@ func (inst *instance) emit(fn string, flags uint32, data []byte) abi.Status {
 	if inst.host == nil || flags&^abi.FlagBinary != 0 {
 		return abi.StatusBadArgument
 	}
+	if inst.batchN > 0 {
+		inst.observeProgress()
+	}
 	inst.emitted += len(data)
-	if inst.emitted > inst.m.cfg.MaxEmitBytes {
-		inst.abort(KindEmitLimit, fmt.Sprintf("%s: the call emitted more than %d bytes", fn, inst.m.cfg.MaxEmitBytes))
+	// In a batch call the cap applies per message: emitMark is where the
+	// current message's bytes start (see observeProgress).
+	if inst.emitted-inst.emitMark > inst.m.cfg.MaxEmitBytes {
+		inst.abort(KindEmitLimit, fmt.Sprintf("%s: the %s emitted more than %d bytes", fn, inst.what(), inst.m.cfg.MaxEmitBytes))
 	}
 	inst.spend(len(data))
 	binary := flags&abi.FlagBinary != 0
@@ -134,6 +139,10 @@ func hostClose(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = abi.StatusBadArgument
 	default:
 		inst.host.Close(uint16(code), string(reason))
+		if !inst.closeAsked && inst.batchN > 0 {
+			inst.closeAt = uint32(inst.failedMessage())
+		}
+		inst.closeAsked = true
 		stack[0] = abi.StatusOK
 	}
 }
@@ -332,8 +341,17 @@ func (inst *instance) spend(n int) {
 // context is done, and lets other goroutines run during a long call.
 func (inst *instance) checkBudget() {
 	now := mono()
+	if inst.batchN > 0 {
+		// Each message of a batch gets the budget of a single call, from
+		// the first check that sees the guest started it.
+		inst.observeProgress()
+		if inst.progress != inst.budgetIdx {
+			inst.budgetIdx = inst.progress
+			inst.deadline = now + int64(inst.m.cfg.CallTimeout)
+		}
+	}
 	if now > inst.deadline {
-		inst.abort(KindTimeout, "the call ran past its budget")
+		inst.abort(KindTimeout, "the "+inst.what()+" ran past its budget")
 	}
 	if p := inst.cc.parent; p != nil {
 		if done := p.Done(); done != nil {

@@ -241,7 +241,7 @@ func tinyModule(change func(m *wasmbuild.Module)) []byte {
 	m := wasmbuild.Module{
 		MemoryPages: 1,
 		Funcs: []wasmbuild.Func{
-			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.Version)), Export: abi.ExportABIVersion},
+			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.PackVersion(1, 0, 0))), Export: abi.ExportABIVersion},
 			{Type: one, Code: ret(1024), Export: abi.ExportAlloc},
 			{Type: one, Code: ret(0), Export: abi.ExportInit},
 			{Type: one, Code: ret(0), Export: abi.ExportOpen},

@@ -24,12 +24,18 @@ const (
 	fnOutbound
 	fnClose
 	fnTimer
+	fnInboundBatch  // ABI 1.1, optional
+	fnOutboundBatch // ABI 1.1, optional
 	fnCount
 )
 
-var fnNames = [fnCount]string{"open", "inbound", "outbound", "close", "timer"}
+// fnNames name the calls in errors; a batch is named by its direction.
+var fnNames = [fnCount]string{"open", "inbound", "outbound", "close", "timer", "inbound", "outbound"}
 
-var fnExports = [fnCount]string{abi.ExportOpen, abi.ExportInbound, abi.ExportOutbound, abi.ExportClose, abi.ExportTimer}
+var fnExports = [fnCount]string{abi.ExportOpen, abi.ExportInbound, abi.ExportOutbound, abi.ExportClose, abi.ExportTimer, abi.ExportInboundBatch, abi.ExportOutboundBatch}
+
+// isBatch reports whether fn is one of the optional batch exports.
+func (fn fnID) isBatch() bool { return fn == fnInboundBatch || fn == fnOutboundBatch }
 
 // epoch anchors the monotonic clock the call budget is measured with.
 var epoch = time.Now()
@@ -46,6 +52,7 @@ type instance struct {
 	alloc api.Function
 	fuel  api.MutableGlobal // the fuel global the instrumenter added
 	stack []uint64
+	batch bool // the guest declares ABI 1.1 or later: fns has the batch exports
 
 	bufPtr, bufCap uint32 // the guest's input buffer, from its alloc export
 	scratch        []byte // encoding buffer for OpenInfo
@@ -62,6 +69,14 @@ type instance struct {
 	failKind    Kind
 	failDetail  string
 	memLimitHit bool
+	closeAsked  bool   // the guest called close during this call
+	closeAt     uint32 // in a batch call: the message that asked to close
+
+	// Per-call state of a batch call (batch.go); batchN is 0 in others.
+	batchN    uint32 // messages in the batch
+	progress  uint32 // the highest valid index seen in its progress word
+	budgetIdx uint32 // the message whose budget (deadline) runs now
+	emitMark  int    // emitted when message progress started
 
 	keys   map[string]string // interned attribute keys
 	numBuf []byte            // scratch for the attribute byte count
@@ -173,9 +188,20 @@ func (m *Module) newInstance(ctx context.Context) (_ *instance, err error) {
 	if err := mod.ExportedFunction(abi.ExportABIVersion).CallWithStack(&inst.cc, stack); err != nil {
 		return nil, m.initError(abi.ExportABIVersion, inst, err)
 	}
-	if v := uint32(stack[0]); !abi.Compatible(v) {
+	v := uint32(stack[0])
+	if !abi.Compatible(v) {
 		return nil, fmt.Errorf("%w: module %q declares ABI %s; this host supports ABI %s (major %d, minor up to %d)",
 			ErrABIVersion, m.name, abi.VersionString(v), abi.VersionString(abi.Version), abi.Major, abi.Minor)
+	}
+	// A 1.0 guest knows nothing of the batch exports (a function it
+	// exports under such a name means something else); a 1.1 guest must
+	// have them.
+	if _, minor, _ := abi.UnpackVersion(v); minor >= 1 {
+		if mod.ExportedFunction(abi.ExportInboundBatch) == nil {
+			return nil, fmt.Errorf("%w %q: declares ABI %s but does not export %s and %s",
+				ErrInvalidModule, m.name, abi.VersionString(v), abi.ExportInboundBatch, abi.ExportOutboundBatch)
+		}
+		inst.batch = true
 	}
 	cfg := m.cfg.GuestConfig
 	ptr, err := inst.input(len(cfg))
@@ -201,8 +227,9 @@ func (m *Module) newInstance(ctx context.Context) (_ *instance, err error) {
 const stackRefreshAfter = int64(500 * time.Microsecond)
 
 // refresh resolves the exports again, fn only (and alloc), or all of them
-// for fnCount. wazero gives every resolved function its own call stack,
-// which grows with the deepest recursion of a call and never shrinks: a
+// for fnCount; the batch exports only for a guest of ABI 1.1 (batch).
+// wazero gives every resolved function its own call stack, which grows
+// with the deepest recursion of a call and never shrinks: a
 // guest that recursed deep once would make the instance hold on to up to
 // wazero's ceiling of about 100 MB per export, outside MaxMemoryPages.
 // Resolving the function again drops the grown stack. Growing a stack
@@ -213,7 +240,8 @@ const stackRefreshAfter = int64(500 * time.Microsecond)
 func (inst *instance) refresh(fn fnID) {
 	inst.alloc = inst.mod.ExportedFunction(abi.ExportAlloc)
 	for i, name := range fnExports {
-		if fn == fnCount || fnID(i) == fn {
+		id := fnID(i)
+		if (fn == fnCount || id == fn) && (inst.batch || !id.isBatch()) {
 			inst.fns[i] = inst.mod.ExportedFunction(name)
 		}
 	}
@@ -244,6 +272,9 @@ func (inst *instance) begin(ctx context.Context, h Host, budget time.Duration) {
 	inst.failKind = 0
 	inst.failDetail = ""
 	inst.memLimitHit = false
+	inst.closeAsked = false
+	inst.closeAt = 0
+	inst.batchN, inst.progress, inst.budgetIdx, inst.emitMark = 0, 0, 0, 0
 }
 
 func (inst *instance) end() {
@@ -275,27 +306,38 @@ func (inst *instance) input(n int) (uint32, error) {
 	return inst.bufPtr, nil
 }
 
-// run performs one call. It returns nil or a *CallError without Module set.
-func (inst *instance) run(ctx context.Context, h Host, fn fnID, arg uint32, data []byte, text string, info *SocketInfo) *CallError {
+// callIn is the input of a call; which fields count depends on the export.
+type callIn struct {
+	arg  uint32      // flags (inbound, outbound), close code, timer id
+	data []byte      // message (inbound, outbound)
+	text string      // close reason
+	info *SocketInfo // open
+	msgs []Msg       // batches
+}
+
+// run performs one call of a single export (not a batch; see runBatch).
+// It returns nil or a *CallError without Module set.
+func (inst *instance) run(ctx context.Context, h Host, fn fnID, in callIn) *CallError {
 	inst.begin(ctx, h, inst.m.cfg.CallTimeout)
 	defer inst.end()
 	stack := inst.stack
 	switch fn {
 	case fnInbound, fnOutbound:
-		ptr, err := inst.input(len(data))
+		ptr, err := inst.input(len(in.data))
 		if err != nil {
 			return inst.callError(fn, err)
 		}
-		inst.mem.Write(ptr, data)
-		stack[0], stack[1] = uint64(arg), uint64(len(data))
+		inst.mem.Write(ptr, in.data)
+		stack[0], stack[1] = uint64(in.arg), uint64(len(in.data))
 	case fnClose:
-		ptr, err := inst.input(len(text))
+		ptr, err := inst.input(len(in.text))
 		if err != nil {
 			return inst.callError(fn, err)
 		}
-		inst.mem.WriteString(ptr, text)
-		stack[0], stack[1] = uint64(arg), uint64(len(text))
+		inst.mem.WriteString(ptr, in.text)
+		stack[0], stack[1] = uint64(in.arg), uint64(len(in.text))
 	case fnOpen:
+		info := in.info
 		inst.scratch = abi.AppendOpenInfo(inst.scratch[:0], abi.OpenInfo{
 			SocketID:   info.ID,
 			Path:       info.Path,
@@ -311,7 +353,7 @@ func (inst *instance) run(ctx context.Context, h Host, fn fnID, arg uint32, data
 		inst.mem.Write(ptr, inst.scratch)
 		stack[0] = uint64(len(inst.scratch))
 	case fnTimer:
-		stack[0] = uint64(arg)
+		stack[0] = uint64(in.arg)
 	}
 	if err := inst.fns[fn].CallWithStack(&inst.cc, stack); err != nil {
 		return inst.callError(fn, err)

@@ -170,8 +170,8 @@ func TestCallErrorText(t *testing.T) {
 	}
 }
 
-// minimalGuest is the smallest module the host accepts: every export
-// returns 0 (alloc returns 1024), nothing is imported.
+// minimalGuest is the smallest module the host accepts: an ABI 1.0 guest
+// whose every export returns 0 (alloc returns 1024), importing nothing.
 func minimalGuest() []byte {
 	i32 := byte(wasmbuild.I32)
 	one := wasmbuild.FuncType{Params: []byte{i32}, Results: []byte{i32}}
@@ -180,7 +180,7 @@ func minimalGuest() []byte {
 	m := wasmbuild.Module{
 		MemoryPages: 1,
 		Funcs: []wasmbuild.Func{
-			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.Version)), Export: abi.ExportABIVersion},
+			{Type: wasmbuild.FuncType{Results: []byte{i32}}, Code: ret(int32(abi.PackVersion(1, 0, 0))), Export: abi.ExportABIVersion},
 			{Type: one, Code: ret(1024), Export: abi.ExportAlloc},
 			{Type: one, Code: ret(0), Export: abi.ExportInit},
 			{Type: one, Code: ret(0), Export: abi.ExportOpen},

@@ -27,6 +27,8 @@ type Module struct {
 	pool     pool
 
 	calls     atomic.Uint64
+	batches   atomic.Uint64
+	batchMsgs atomic.Uint64
 	failures  [kindCount]atomic.Uint64
 	created   atomic.Uint64
 	discarded atomic.Uint64
@@ -43,7 +45,9 @@ type Module struct {
 
 // ModuleStats is a snapshot of a module's counters.
 type ModuleStats struct {
-	Calls              uint64            // calls started
+	Calls              uint64            // calls started (a batch is one call)
+	BatchCalls         uint64            // of which InboundBatch and OutboundBatch
+	BatchMessages      uint64            // messages passed in those batches
 	Failures           [KindCount]uint64 // failed calls, indexed by Kind
 	InstancesCreated   uint64
 	InstancesDiscarded uint64 // thrown away after a failure (not at Close)
@@ -85,31 +89,31 @@ func (m *Module) Config() ModuleConfig { return m.cfg }
 
 // Open tells the guest that a socket opened.
 func (m *Module) Open(ctx context.Context, h Host, info SocketInfo) error {
-	return m.call(ctx, h, fnOpen, 0, nil, "", &info)
+	return m.call(ctx, h, fnOpen, callIn{info: &info})
 }
 
 // Inbound passes a message from the browser through the guest, which
 // normally Delivers the decoded message to the listeners.
 func (m *Module) Inbound(ctx context.Context, h Host, binary bool, data []byte) error {
-	return m.call(ctx, h, fnInbound, flags(binary), data, "", nil)
+	return m.call(ctx, h, fnInbound, callIn{arg: flags(binary), data: data})
 }
 
 // Outbound passes a message bound for the browser through the guest, which
 // normally writes the encoded frame with WriteFrame.
 func (m *Module) Outbound(ctx context.Context, h Host, binary bool, data []byte) error {
-	return m.call(ctx, h, fnOutbound, flags(binary), data, "", nil)
+	return m.call(ctx, h, fnOutbound, callIn{arg: flags(binary), data: data})
 }
 
 // Closed tells the guest that the socket closed with code and reason. It is
 // the last call for the socket; the guest must not rely on Host methods
 // other than Attr having an effect.
 func (m *Module) Closed(ctx context.Context, h Host, code uint16, reason string) error {
-	return m.call(ctx, h, fnClose, uint32(code), nil, reason, nil)
+	return m.call(ctx, h, fnClose, callIn{arg: uint32(code), text: reason})
 }
 
 // Timer tells the guest that timer id of the socket fired.
 func (m *Module) Timer(ctx context.Context, h Host, id uint32) error {
-	return m.call(ctx, h, fnTimer, id, nil, "", nil)
+	return m.call(ctx, h, fnTimer, callIn{arg: id})
 }
 
 func flags(binary bool) uint32 {
@@ -119,39 +123,59 @@ func flags(binary bool) uint32 {
 	return 0
 }
 
-// call runs one export on a pooled instance. Exactly one of data, text and
-// info carries the input (none for timer).
-func (m *Module) call(ctx context.Context, h Host, fn fnID, arg uint32, data []byte, text string, info *SocketInfo) error {
-	if !m.acquire() {
-		return m.fail(&CallError{Module: m.name, Func: fnNames[fn], Kind: KindUnavailable, Err: ErrClosed})
-	}
-	defer m.release()
-	return m.do(ctx, h, fn, arg, data, text, info)
+// call runs one export on a pooled instance.
+func (m *Module) call(ctx context.Context, h Host, fn fnID, in callIn) error {
+	_, err := m.callN(ctx, h, fn, in)
+	return err
 }
 
-// do is call for a caller that holds the module (acquire).
-func (m *Module) do(ctx context.Context, h Host, fn fnID, arg uint32, data []byte, text string, info *SocketInfo) (err error) {
+// callN runs one export or a batch on a pooled instance and returns how
+// many messages of a batch were handled.
+func (m *Module) callN(ctx context.Context, h Host, fn fnID, in callIn) (int, error) {
+	if !m.acquire() {
+		return 0, m.fail(&CallError{Module: m.name, Func: fnNames[fn], Kind: KindUnavailable, Err: ErrClosed, Batch: len(in.msgs)})
+	}
+	defer m.release()
+	return m.do(ctx, h, fn, in)
+}
+
+// do is callN for a caller that holds the module (acquire).
+func (m *Module) do(ctx context.Context, h Host, fn fnID, in callIn) (handled int, err error) {
+	batch := fn.isBatch()
+	if batch {
+		if len(in.msgs) == 0 {
+			return 0, nil
+		}
+		m.batches.Add(1)
+		m.batchMsgs.Add(uint64(len(in.msgs)))
+	}
 	m.calls.Add(1)
 	if ctx.Done() != nil && ctx.Err() != nil {
-		return m.fail(&CallError{Module: m.name, Func: fnNames[fn], Kind: KindCanceled, Err: ctx.Err()})
+		return 0, m.fail(&CallError{Module: m.name, Func: fnNames[fn], Kind: KindCanceled, Err: ctx.Err(), Batch: len(in.msgs)})
 	}
 	inst, err := m.pool.get(ctx, m)
 	if err != nil {
-		return m.fail(&CallError{Module: m.name, Func: fnNames[fn], Kind: KindUnavailable, Err: err})
+		return 0, m.fail(&CallError{Module: m.name, Func: fnNames[fn], Kind: KindUnavailable, Err: err, Batch: len(in.msgs)})
 	}
 	defer func() {
 		// wazero recovers panics inside the guest and in host functions;
 		// this catches anything else so that no guest can take the
 		// process down.
 		if r := recover(); r != nil {
-			err = m.failed(inst, &CallError{Func: fnNames[fn], Kind: KindTrap, Detail: fmt.Sprintf("panic outside the guest: %v", r)})
+			err = m.failed(inst, &CallError{Func: fnNames[fn], Kind: KindTrap, Detail: fmt.Sprintf("panic outside the guest: %v", r), Batch: len(in.msgs)})
 		}
 	}()
-	if cerr := inst.run(ctx, h, fn, arg, data, text, info); cerr != nil {
-		return m.failed(inst, cerr)
+	var cerr *CallError
+	if batch {
+		handled, cerr = inst.runBatch(ctx, h, fn, in.msgs)
+	} else {
+		cerr = inst.run(ctx, h, fn, in)
+	}
+	if cerr != nil {
+		return handled, m.failed(inst, cerr)
 	}
 	m.pool.put(inst)
-	return nil
+	return handled, nil
 }
 
 // failed counts a failure and throws the instance away when its kind says
@@ -198,6 +222,8 @@ func (m *Module) release() {
 func (m *Module) Stats() ModuleStats {
 	s := ModuleStats{
 		Calls:              m.calls.Load(),
+		BatchCalls:         m.batches.Load(),
+		BatchMessages:      m.batchMsgs.Load(),
 		InstancesCreated:   m.created.Load(),
 		InstancesDiscarded: m.discarded.Load(),
 		Instances:          int(m.live.Load()),

@@ -151,6 +151,8 @@ func (t *Transcoder) fold(old *Module) {
 // addCounters adds the counters of s (not its instance gauges) to sum.
 func addCounters(sum *ModuleStats, s ModuleStats) {
 	sum.Calls += s.Calls
+	sum.BatchCalls += s.BatchCalls
+	sum.BatchMessages += s.BatchMessages
 	for i := range s.Failures {
 		sum.Failures[i] += s.Failures[i]
 	}
@@ -259,36 +261,41 @@ func (t *Transcoder) acquire() *Module {
 	return nil
 }
 
-func (t *Transcoder) call(ctx context.Context, h Host, fn fnID, arg uint32, data []byte, text string, info *SocketInfo) error {
+func (t *Transcoder) call(ctx context.Context, h Host, fn fnID, in callIn) error {
+	_, err := t.callN(ctx, h, fn, in)
+	return err
+}
+
+func (t *Transcoder) callN(ctx context.Context, h Host, fn fnID, in callIn) (int, error) {
 	m := t.acquire()
 	if m == nil {
-		return &CallError{Module: t.name, Func: fnNames[fn], Kind: KindUnavailable, Err: ErrClosed}
+		return 0, &CallError{Module: t.name, Func: fnNames[fn], Kind: KindUnavailable, Err: ErrClosed, Batch: len(in.msgs)}
 	}
 	defer m.release()
-	return m.do(ctx, h, fn, arg, data, text, info)
+	return m.do(ctx, h, fn, in)
 }
 
 // Open is Module.Open on the current module.
 func (t *Transcoder) Open(ctx context.Context, h Host, info SocketInfo) error {
-	return t.call(ctx, h, fnOpen, 0, nil, "", &info)
+	return t.call(ctx, h, fnOpen, callIn{info: &info})
 }
 
 // Inbound is Module.Inbound on the current module.
 func (t *Transcoder) Inbound(ctx context.Context, h Host, binary bool, data []byte) error {
-	return t.call(ctx, h, fnInbound, flags(binary), data, "", nil)
+	return t.call(ctx, h, fnInbound, callIn{arg: flags(binary), data: data})
 }
 
 // Outbound is Module.Outbound on the current module.
 func (t *Transcoder) Outbound(ctx context.Context, h Host, binary bool, data []byte) error {
-	return t.call(ctx, h, fnOutbound, flags(binary), data, "", nil)
+	return t.call(ctx, h, fnOutbound, callIn{arg: flags(binary), data: data})
 }
 
 // Closed is Module.Closed on the current module.
 func (t *Transcoder) Closed(ctx context.Context, h Host, code uint16, reason string) error {
-	return t.call(ctx, h, fnClose, uint32(code), nil, reason, nil)
+	return t.call(ctx, h, fnClose, callIn{arg: uint32(code), text: reason})
 }
 
 // Timer is Module.Timer on the current module.
 func (t *Transcoder) Timer(ctx context.Context, h Host, id uint32) error {
-	return t.call(ctx, h, fnTimer, id, nil, "", nil)
+	return t.call(ctx, h, fnTimer, callIn{arg: id})
 }

@@ -181,7 +181,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 }
 
 // requiredExports lists the guest exports every module must have, with
-// their parameter counts (all i32) and one i32 result.
+// their parameter counts (all i32) and one i32 result. checkCompiled checks
+// the optional ones of ABI 1.1 (the batch exports) too.
 var requiredExports = []struct {
 	name   string
 	params int
@@ -271,6 +272,17 @@ func checkCompiled(c wazero.CompiledModule, cfg ModuleConfig) error {
 		}
 		if !allI32(f.ParamTypes(), want.params) || !allI32(f.ResultTypes(), 1) {
 			return fmt.Errorf("exports %s with signature %v -> %v; want %d i32 params -> i32", want.name, f.ParamTypes(), f.ResultTypes(), want.params)
+		}
+	}
+	// The batch exports (ABI 1.1) are optional, but come as a pair.
+	_, in := funcs[abi.ExportInboundBatch]
+	_, out := funcs[abi.ExportOutboundBatch]
+	if in != out {
+		return fmt.Errorf("exports only one of %s and %s", abi.ExportInboundBatch, abi.ExportOutboundBatch)
+	}
+	for _, name := range []string{abi.ExportInboundBatch, abi.ExportOutboundBatch} {
+		if f, ok := funcs[name]; ok && (!allI32(f.ParamTypes(), 2) || !allI32(f.ResultTypes(), 1)) {
+			return fmt.Errorf("exports %s with signature %v -> %v; want 2 i32 params -> i32", name, f.ParamTypes(), f.ResultTypes())
 		}
 	}
 	if f, ok := funcs[abi.ExportInitialize]; ok && (len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0) {

@@ -113,6 +113,37 @@ func (h *Host) Outbound(binary bool, data []byte) error {
 	return h.dispatch("outbound", func() uint32 { return sdk.DispatchOutbound(flag(binary), b) })
 }
 
+// InboundBatch runs msgs through the module's batch export for messages
+// from the browser (ABI 1.1), as the host does when the server hands it
+// several messages at once: the Inbound handler runs for each, in order,
+// until the first failure (returned) or the message whose handler asked to
+// close the socket.
+// An error names the message that failed.
+func (h *Host) InboundBatch(msgs []Frame) error {
+	return h.batch("inbound batch", msgs, sdk.DispatchInboundBatch)
+}
+
+// OutboundBatch is InboundBatch for messages bound for the browser: the
+// Outbound handler runs for each.
+func (h *Host) OutboundBatch(msgs []Frame) error {
+	return h.batch("outbound batch", msgs, sdk.DispatchOutboundBatch)
+}
+
+// batch encodes msgs as the host does and dispatches them with f.
+func (h *Host) batch(what string, msgs []Frame, f func(count uint32, b []byte) uint32) error {
+	b := abi.AppendBatchHeader(nil)
+	for _, m := range msgs {
+		b = abi.AppendBatchMessage(b, flag(m.Binary), m.Data)
+	}
+	n := uint32(len(msgs))
+	err := h.dispatch(what, func() uint32 { return f(n, b) })
+	if err != nil && n > 0 {
+		// The guest stored the index of the message it was handling.
+		err = fmt.Errorf("%w (message %d of %d)", err, abi.BatchProgress(b), n)
+	}
+	return err
+}
+
 // Close runs the Close handler: the socket closed with code and reason.
 func (h *Host) Close(code uint16, reason string) error {
 	h.mu.Lock()

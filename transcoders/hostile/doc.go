@@ -14,6 +14,8 @@
 //	error    return an error (a guest status)
 //	sleep    time.Sleep for a minute (the budget stops it)
 //	print    print five lines to stdout and stderr
+//	spin N   busy-wait N milliseconds of wall-clock time, deliver "spun"
+//	emit N   write N KiB of binary frames (64 KiB each), deliver nothing
 //
 // and, to exercise the host calls:
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -24,6 +25,12 @@ func recurse(n int) int {
 func inbound(m guest.Message) error {
 	if m.Binary {
 		return guest.Deliver(true, m.Data)
+	}
+	if arg, ok := strings.CutPrefix(string(m.Data), "spin "); ok {
+		return spin(arg)
+	}
+	if arg, ok := strings.CutPrefix(string(m.Data), "emit "); ok {
+		return emit(arg)
 	}
 	switch string(m.Data) {
 	case "loop":
@@ -115,6 +122,34 @@ func inbound(m guest.Message) error {
 		}
 	}
 	return guest.Deliver(false, m.Data)
+}
+
+// spin busy-waits for ms milliseconds of wall-clock time, then delivers
+// "spun".
+func spin(ms string) error {
+	n, err := strconv.Atoi(ms)
+	if err != nil {
+		return err
+	}
+	end := time.Now().Add(time.Duration(n) * time.Millisecond)
+	for time.Now().Before(end) {
+	}
+	return guest.Deliver(false, []byte("spun"))
+}
+
+// emit writes kib KiB of binary frames of at most 64 KiB each.
+func emit(kib string) error {
+	n, err := strconv.Atoi(kib)
+	if err != nil {
+		return err
+	}
+	chunk := make([]byte, 64<<10)
+	for left := n << 10; left > 0; left -= len(chunk) {
+		if err := guest.WriteFrame(true, chunk[:min(left, len(chunk))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func init() {

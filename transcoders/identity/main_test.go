@@ -42,3 +42,32 @@ func TestIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIdentityBatch: a batch comes out as its messages, in order, in both
+// directions.
+func TestIdentityBatch(t *testing.T) {
+	t.Parallel()
+	h := guesttest.New(t, "")
+	msgs := []guesttest.Frame{
+		{Data: []byte("one")},
+		{Binary: true, Data: []byte{0xff, 0}},
+		{Data: []byte{}},
+		{Data: []byte("four")},
+	}
+	if err := h.InboundBatch(msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.OutboundBatch(msgs); err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]guesttest.Frame{"deliveries": h.Deliveries(), "frames": h.Frames()} {
+		if len(got) != len(msgs) {
+			t.Fatalf("%s = %v, want %v", name, got, msgs)
+		}
+		for i := range msgs {
+			if got[i].Binary != msgs[i].Binary || !bytes.Equal(got[i].Data, msgs[i].Data) {
+				t.Errorf("%s[%d] = %v, want %v", name, i, got[i], msgs[i])
+			}
+		}
+	}
+}

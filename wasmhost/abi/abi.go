@@ -4,9 +4,12 @@ package abi
 // A guest declares the version it was built against through the
 // ExportABIVersion export; the host accepts a guest whose major equals Major
 // and whose minor is at most Minor (see Compatible).
+//
+// History: 1.0.0, the first version; 1.1.0 adds the optional batch exports
+// (ExportInboundBatch, ExportOutboundBatch) and the batch encoding.
 const (
 	Major = 1
-	Minor = 0
+	Minor = 1
 	Patch = 0
 )
 
@@ -122,6 +125,16 @@ const (
 	ExportClose = "edgews_close"
 	// ExportTimer: (id i32) -> status i32.
 	ExportTimer = "edgews_timer"
+
+	// ExportInboundBatch: (count i32, len i32) -> status i32. Since 1.1,
+	// optional. The input buffer holds count messages from the browser in
+	// the batch encoding (see AppendBatch); the guest handles them in order
+	// as if each came through ExportInbound. A guest that declares 1.1 or
+	// later must export it and ExportOutboundBatch.
+	ExportInboundBatch = "edgews_inbound_batch"
+	// ExportOutboundBatch: (count i32, len i32) -> status i32. Since 1.1,
+	// optional: ExportInboundBatch for messages bound for the browser.
+	ExportOutboundBatch = "edgews_outbound_batch"
 )
 
 // ImportYield: () -> fuel i32. The host adds an import of this function to

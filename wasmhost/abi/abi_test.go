@@ -38,7 +38,7 @@ func TestConstantsGolden(t *testing.T) {
 	for _, s := range []string{ImportWriteFrame, ImportDeliver, ImportClose, ImportGetAttr, ImportSetAttr, ImportDeleteAttr, ImportArmTimer, ImportLog, ImportYield} {
 		fmt.Fprintf(&b, "import %s\n", s)
 	}
-	for _, s := range []string{ExportMemory, ExportInitialize, ExportABIVersion, ExportAlloc, ExportInit, ExportOpen, ExportInbound, ExportOutbound, ExportClose, ExportTimer} {
+	for _, s := range []string{ExportMemory, ExportInitialize, ExportABIVersion, ExportAlloc, ExportInit, ExportOpen, ExportInbound, ExportOutbound, ExportClose, ExportTimer, ExportInboundBatch, ExportOutboundBatch} {
 		fmt.Fprintf(&b, "export %s\n", s)
 	}
 	for _, s := range []struct {
@@ -50,6 +50,7 @@ func TestConstantsGolden(t *testing.T) {
 	fmt.Fprintf(&b, "attr_not_found %d\nflag_binary %d\nreserved_attr %s\n", AttrNotFound, FlagBinary, ReservedAttrKey)
 	fmt.Fprintf(&b, "log debug=%d info=%d warn=%d error=%d\n", LogDebug, LogInfo, LogWarn, LogError)
 	fmt.Fprintf(&b, "limit attr_key=%d attr_value=%d attr_total=%d close_reason=%d log_message=%d timer_id=%d\n", MaxAttrKey, MaxAttrValue, MaxAttrTotal, MaxCloseReason, MaxLogMessage, MaxTimerID)
+	fmt.Fprintf(&b, "batch header=%d message_header=%d max_count=%d max_bytes=%d\n", BatchHeaderSize, BatchMessageHeaderSize, MaxBatchCount, MaxBatchBytes)
 	golden(t, "constants_v1.golden", b.Bytes())
 }
 
@@ -118,7 +119,8 @@ func TestVersion(t *testing.T) {
 		str        string
 		compatible bool
 	}{
-		{Version, "1.0.0", true},
+		{Version, "1.1.0", true},
+		{PackVersion(1, 0, 0), "1.0.0", true},
 		{PackVersion(1, 0, 9), "1.0.9", true},
 		{PackVersion(1, Minor+1, 0), fmt.Sprintf("1.%d.0", Minor+1), false},
 		{PackVersion(2, 0, 0), "2.0.0", false},

@@ -13,6 +13,10 @@
 //	if err := s.Inbound(false, []byte("hi")); err != nil { ... }
 //	fmt.Println(s.Deliveries()) // [text "HI"]
 //
+// InboundBatch and OutboundBatch pass several messages in one call, as the
+// server does with the messages of one read (ABI 1.1 batch exports, or one
+// call per message for a 1.0 module).
+//
 // Timers run on a virtual clock per socket: Advance fires the timers that
 // come due, in order, so heartbeats test in microseconds.
 package harness

@@ -146,6 +146,32 @@ func (s *Socket) Outbound(binary bool, data []byte) error {
 	return s.h.mod.Outbound(context.Background(), s.host(), binary, data)
 }
 
+// InboundBatch passes several messages from the browser in one batch, as
+// the server does with the messages of one read (wasmhost.Module.InboundBatch).
+func (s *Socket) InboundBatch(msgs []Frame) error {
+	s.call.Lock()
+	defer s.call.Unlock()
+	_, err := s.h.mod.InboundBatch(context.Background(), s.host(), toMsgs(msgs))
+	return err
+}
+
+// OutboundBatch passes several messages bound for the browser in one batch
+// (wasmhost.Module.OutboundBatch).
+func (s *Socket) OutboundBatch(msgs []Frame) error {
+	s.call.Lock()
+	defer s.call.Unlock()
+	_, err := s.h.mod.OutboundBatch(context.Background(), s.host(), toMsgs(msgs))
+	return err
+}
+
+func toMsgs(frames []Frame) []wasmhost.Msg {
+	msgs := make([]wasmhost.Msg, len(frames))
+	for i, f := range frames {
+		msgs[i] = wasmhost.Msg{Binary: f.Binary, Data: f.Data}
+	}
+	return msgs
+}
+
 // Close tells the module the socket closed.
 func (s *Socket) Close(code uint16, reason string) error {
 	s.call.Lock()

@@ -92,3 +92,37 @@ func TestLoadFileAndAdvance(t *testing.T) {
 		t.Fatal("loaded a missing file")
 	}
 }
+
+// ExampleSocket_InboundBatch passes the frames of one read to the embedded
+// Socket.IO transcoder in one call, as the server does: its handler runs
+// for each message, in order, and the module counts one batch call.
+func ExampleSocket_InboundBatch() {
+	ctx := context.Background()
+	h, err := harness.Load(ctx, builtin.SocketIO(), harness.Options{CacheDir: buildwasm.TestCacheDir()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer h.Close()
+	s := h.NewSocket(wasmhost.SocketInfo{ID: "s1", RawQuery: "EIO=4&transport=websocket"})
+	if err := s.Open(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = s.InboundBatch([]harness.Frame{
+		{Data: []byte("40")},
+		{Data: []byte(`42["hello","world"]`)},
+		{Data: []byte(`42["bye"]`)},
+	})
+	fmt.Println("err:", err)
+	for _, d := range s.Deliveries() {
+		fmt.Println("delivered:", d)
+	}
+	st := h.Module().Stats()
+	fmt.Println("batch calls:", st.BatchCalls, "messages:", st.BatchMessages)
+	// Output:
+	// err: <nil>
+	// delivered: text "{\"namespace\":\"/\",\"event\":\"hello\",\"args\":[\"world\"]}"
+	// delivered: text "{\"namespace\":\"/\",\"event\":\"bye\",\"args\":[]}"
+	// batch calls: 1 messages: 3
+}

@@ -52,3 +52,9 @@ func exportClose(code, n uint32) uint32 { return DispatchClose(code, in(n)) }
 
 //go:wasmexport edgews_timer
 func exportTimer(id uint32) uint32 { return DispatchTimer(id) }
+
+//go:wasmexport edgews_inbound_batch
+func exportInboundBatch(count, n uint32) uint32 { return DispatchInboundBatch(count, in(n)) }
+
+//go:wasmexport edgews_outbound_batch
+func exportOutboundBatch(count, n uint32) uint32 { return DispatchOutboundBatch(count, in(n)) }

@@ -192,7 +192,11 @@ func Deliver(binary bool, data []byte) error {
 
 // Close asks the host to close the socket after this call.
 func Close(code uint16, reason string) error {
-	return StatusError(hostClose(uint32(code), reason))
+	s := hostClose(uint32(code), reason)
+	if s == abi.StatusOK {
+		closeAsked = true
+	}
+	return StatusError(s)
 }
 
 // Attr returns a copy of an attribute's value.

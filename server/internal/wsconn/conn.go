@@ -52,7 +52,11 @@ type Stats struct {
 	// DroppedOut counts outgoing messages that were not written: dropped by
 	// DropOldest, refused by a full queue, or pending when the connection
 	// went away.
-	DroppedOut      atomic.Uint64
+	DroppedOut atomic.Uint64
+	// DroppedIn counts incoming data messages that were read but not
+	// delivered: they arrived after this side began closing. (The server
+	// adds those a transcoder left unhandled.)
+	DroppedIn       atomic.Uint64
 	SlowClosed      atomic.Uint64 // connections closed because their queue was full
 	PingTimeouts    atomic.Uint64
 	ReadTimeouts    atomic.Uint64

@@ -147,10 +147,14 @@ type sink Conn
 
 func (s *sink) Message(op byte, payload []byte, compressed bool) error {
 	c := (*Conn)(s)
-	if c.closing() {
-		return nil // our close is on its way: input is no longer delivered
-	}
 	st := c.cfg.Stats
+	if c.closing() {
+		// Our close is on its way: input is no longer delivered.
+		if st != nil {
+			st.DroppedIn.Add(1)
+		}
+		return nil
+	}
 	if compressed {
 		bp := inflatePool.Get().(*[]byte)
 		defer func() {
