@@ -49,9 +49,9 @@ Modes:
 func newBenchModeCmd(mode string) *cobra.Command {
 	o := bench.DefaultOptions(mode)
 	var (
-		target            = "both"
-		asJSON, quiet     bool
-		edgewsBin, delays string
+		target                       = "both"
+		asJSON, quiet                bool
+		edgewsBin, delays, targetLog string
 	)
 	short := map[string]string{
 		bench.ModeIdle:      "Server RSS per idle authenticated socket",
@@ -105,6 +105,14 @@ func newBenchModeCmd(mode string) *cobra.Command {
 				level = slog.LevelWarn
 			}
 			o.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if targetLog != "" {
+				f, err := os.Create(targetLog)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				o.TargetLog = f
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := bench.Run(ctx, o)
@@ -124,6 +132,7 @@ func newBenchModeCmd(mode string) *cobra.Command {
 	f.StringSliceVar(&o.Routes, "route", o.Routes, "edgews routes: /echo, /echo-identity, /socket.io (comma separated; the first is the baseline)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.StringVar(&targetLog, "target-log", "", "write the target processes' logs to this file")
 	f.StringVar(&edgewsBin, "edgews-bin", "", "edgews executable to measure (default: this one), e.g. an older build for before/after")
 	f.IntVar(&o.Sources, "sources", o.Sources, "client source addresses 127.0.0.2 onwards")
 	f.IntVar(&o.ConnectConcurrency, "connect-concurrency", o.ConnectConcurrency, "connections set up in parallel")

@@ -98,6 +98,9 @@ type Options struct {
 	CommandLine string
 	// Log receives progress lines (Info) and details (Debug).
 	Log *slog.Logger
+	// TargetLog, if set, receives everything the target processes write
+	// (their logs), to find out why a target refused or closed sockets.
+	TargetLog io.Writer
 }
 
 // DefaultOptions are the documented defaults of a mode.

@@ -91,6 +91,9 @@ func writeConfig(dir, name, content string) (string, error) {
 // startEdgews starts an edgews node with a generated config on ip.
 func (r *runner) startEdgews(ctx context.Context, name string, cfg edgewsConfig, extra ...string) (*process, error) {
 	var err error
+	if cfg.logLevel == "" && r.opts.TargetLog != nil {
+		cfg.logLevel = "debug" // someone reads the log: say why sockets close
+	}
 	if cfg.listen == "" {
 		if cfg.listen, err = freeAddr("127.0.0.1", false); err != nil {
 			return nil, err
@@ -109,7 +112,7 @@ func (r *runner) startEdgews(ctx context.Context, name string, cfg edgewsConfig,
 		r.report.EdgewsConfig = cfg.yaml()
 	}
 	args := append([]string{"serve", "--config", file}, extra...)
-	p, err := startProcess(ctx, name, r.opts.Edgews, args, cfg.listen, cfg.admin)
+	p, err := startProcess(ctx, name, r.opts.Edgews, args, cfg.listen, cfg.admin, r.opts.TargetLog)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +130,7 @@ func (r *runner) startReference(ctx context.Context) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProcess(ctx, targetReference, r.opts.Reference, []string{"--listen", listen, "--admin-listen", admin}, listen, admin)
+	p, err := startProcess(ctx, targetReference, r.opts.Reference, []string{"--listen", listen, "--admin-listen", admin}, listen, admin, r.opts.TargetLog)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -99,11 +100,16 @@ const reloadedMarker = "configuration reloaded"
 
 // startProcess starts c with extra args and waits until GET /readyz on
 // admin answers 200.
-func startProcess(ctx context.Context, name string, c Command, args []string, listen, admin string) (*process, error) {
+func startProcess(ctx context.Context, name string, c Command, args []string, listen, admin string, log io.Writer) (*process, error) {
 	p := &process{name: name, out: &tailBuffer{max: 256 << 10, marker: []byte(reloadedMarker)}, listen: listen, admin: admin, done: make(chan struct{})}
 	p.cmd = exec.Command(c.Path, append(append([]string{}, c.Args...), args...)...)
 	p.cmd.Env = append(childEnv(), c.Env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	var out io.Writer = p.out
+	if log != nil {
+		fmt.Fprintf(log, "=== %s %s: %s %s\n", time.Now().Format(time.RFC3339), name, c.Path, strings.Join(p.cmd.Args[1:], " "))
+		out = io.MultiWriter(p.out, log)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	p.cmd.SysProcAttr = childAttr()
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: starting %s (%s): %w", name, c.Path, err)
