@@ -15,8 +15,11 @@
 //   - Trigger schedules OnReadable as if the fd were readable (used to run
 //     teardown on the read path).
 //
-// The handler reads with its own syscalls on the registered fd; it must not
-// close the fd while registered (Remove first). An event is handed to a
+// The handler reads with its own syscalls on the registered fd, through
+// the conn's syscall.RawConn so that a read after a close (by anyone) is
+// refused instead of reaching whatever socket reuses the number; it
+// should Remove before closing the fd (under RawConn.Control), or Forget
+// if the fd was closed already. An event is handed to a
 // worker only if one is idle at that moment; otherwise it runs on a
 // goroutine of its own at once, so a slow handler (a blocking listener, a
 // transcoder using its whole time budget) delays only its own connection.

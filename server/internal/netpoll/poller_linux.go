@@ -142,6 +142,20 @@ func (d *Desc) Remove() {
 		return
 	}
 	_ = unix.EpollCtl(d.p.epfd, unix.EPOLL_CTL_DEL, d.fd, nil)
+	d.clearSlot()
+}
+
+// Forget unregisters without touching epoll, for an fd that was closed
+// while registered: the kernel dropped the registration with the fd, and
+// the number may already belong to another connection, whose
+// registration EPOLL_CTL_DEL would remove. Idempotent, like Remove.
+func (d *Desc) Forget() {
+	if d.removed.CompareAndSwap(false, true) {
+		d.clearSlot()
+	}
+}
+
+func (d *Desc) clearSlot() {
 	if s := d.p.slot(d.fd, false); s != nil {
 		s.CompareAndSwap(d, nil)
 	}
@@ -285,3 +299,4 @@ func (p *Poller) Close() error {
 	unix.Close(p.wakeFd)
 	return unix.Close(p.epfd)
 }
+

@@ -8,6 +8,9 @@ type Desc struct{}
 // Remove is a no-op here.
 func (d *Desc) Remove() {}
 
+// Forget is a no-op here.
+func (d *Desc) Forget() {}
+
 // Trigger is a no-op here.
 func (d *Desc) Trigger() {}
 

@@ -98,7 +98,7 @@ type outFrame struct {
 // Conn is one WebSocket connection after a successful upgrade.
 type Conn struct {
 	nc  net.Conn
-	fd  int                          // -1 when read by a goroutine
+	rrc syscall.RawConn              // the read path's raw conn when epoll drives it; nil when a goroutine reads
 	reg atomic.Pointer[netpoll.Desc] // set by Serve; read by abort from any goroutine
 	cfg *Config
 	h   Handler
@@ -138,7 +138,7 @@ type Conn struct {
 // New wraps an upgraded connection. deflate is the negotiated
 // permessage-deflate parameters, or nil.
 func New(nc net.Conn, cfg *Config, deflate *wsproto.DeflateParams, h Handler) *Conn {
-	c := &Conn{nc: nc, fd: -1, cfg: cfg, h: h, deflate: deflate}
+	c := &Conn{nc: nc, cfg: cfg, h: h, deflate: deflate}
 	c.parser.Config = cfg.Parser
 	if deflate != nil {
 		c.parser.Config.Compression = true
@@ -167,8 +167,8 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 	}
 	if p != nil {
 		if fd, ok := rawFD(c.nc); ok {
-			c.fd = fd
 			rc, _ := c.nc.(*net.TCPConn).SyscallConn()
+			c.rrc = rc
 			c.mu.Lock()
 			c.rc = rc
 			c.mu.Unlock()
@@ -183,7 +183,7 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 				}
 			}
 			c.reg.Store(nil)
-			c.fd = -1
+			c.rrc = nil
 			c.mu.Lock()
 			c.rc = nil
 			c.mu.Unlock()
@@ -234,7 +234,13 @@ func (c *Conn) finish() {
 	c.finished = true
 	c.dead.Store(true)
 	if reg := c.reg.Load(); reg != nil {
-		reg.Remove()
+		// Unregister while the fd is certainly ours: under Control the
+		// number cannot be closed and reused. If the conn was closed
+		// already, the kernel dropped the registration with it, and
+		// EPOLL_CTL_DEL on the number could hit another connection's.
+		if c.rrc == nil || c.rrc.Control(func(uintptr) { reg.Remove() }) != nil {
+			reg.Forget()
+		}
 	}
 	_ = c.nc.Close()
 	c.mu.Lock()

@@ -26,12 +26,14 @@ func (c *Conn) OnReadable(buf []byte) bool {
 	}
 	c.beginRead()
 	defer c.endRead()
+	rs := readScratchPool.Get().(*readScratch)
+	defer readScratchPool.Put(rs)
 	for range readsPerRound {
 		if c.dead.Load() {
 			c.finish()
 			return false
 		}
-		n, err := unix.Read(c.fd, buf)
+		n, err := c.readRaw(rs, buf)
 		if n > 0 {
 			c.consume(buf[:n])
 			continue
@@ -54,6 +56,39 @@ func (c *Conn) OnReadable(buf []byte) bool {
 		}
 	}
 	return true
+}
+
+// readScratch carries one read through syscall.RawConn.Read without
+// allocating a closure per call.
+type readScratch struct {
+	buf []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var readScratchPool = sync.Pool{New: func() any {
+	s := new(readScratch)
+	s.fn = func(fd uintptr) bool {
+		s.n, s.err = unix.Read(int(fd), s.buf)
+		return true // never wait: EAGAIN goes back to the poller
+	}
+	return s
+}}
+
+// readRaw reads once, non-blocking. It goes through the RawConn, not
+// the bare fd number, so a read can never reach another connection: if
+// the conn was closed (by anyone), the number may already belong to a
+// new socket, and RawConn.Read refuses instead of reading it.
+func (c *Conn) readRaw(rs *readScratch, buf []byte) (int, error) {
+	rs.buf = buf
+	err := c.rrc.Read(rs.fn)
+	n, rerr := rs.n, rs.err
+	rs.buf, rs.n, rs.err = nil, 0, nil
+	if err != nil {
+		return 0, err
+	}
+	return n, rerr
 }
 
 // readLoop reads with a goroutine (TLS, or no poller).
