@@ -5,7 +5,7 @@ package server
 // the server stays up, that the probe is served throughout (every echo
 // within probeLimit), that no attacker got a socket, and that the right
 // counters moved. Each logs a RESULT line with the probe's latency during
-// the attack relative to before it; docs/security-results.md records them.
+// the attack relative to before it; docs/security.md (Results) records them.
 //
 // These tests do not call t.Parallel: they measure the probe's latency, and
 // running them beside the rest of the package would measure the other
