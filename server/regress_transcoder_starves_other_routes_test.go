@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,9 +47,28 @@ func TestSlowTranscoderDoesNotStallOtherRoutes(t *testing.T) {
 				t.Errorf("sleeper %d: %v", i, err)
 			}
 		}
-		for _, c := range conns {
-			readClose(t, c)
+		// Every sleeper is closed with 1011 once its call times out. The
+		// calls take turns on the module's 32 instances, not in order, and
+		// each timed-out instance is replaced (slow under -race on a busy
+		// machine): give the whole attack 30s rather than readClose's 10s
+		// per socket, which a socket served in the last turn could miss.
+		var wg sync.WaitGroup
+		for i, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				for {
+					if _, _, err := c.ReadMessage(); err != nil {
+						if _, ok := err.(*websocket.CloseError); !ok {
+							t.Errorf("sleeper %d: connection ended without a close frame: %v", i, err)
+						}
+						return
+					}
+				}
+			}()
 		}
+		wg.Wait()
 	})
 	report(t, "128 sockets keep a transcoder busy for its call_timeout", before, during)
 }
