@@ -227,6 +227,12 @@ type LimitsConfig struct {
 	MaxMessageSize ByteSize `yaml:"max_message_size"`
 	// MaxFragments caps the frames of one message (0: no cap; close 1009).
 	MaxFragments int `yaml:"max_fragments"`
+	// MaxPartialBytes caps the memory all sockets of the node together
+	// may hold for messages that have not fully arrived (0: no cap). A
+	// socket whose message would pass it is closed with 1013 (try again
+	// later); sockets whose messages arrive in one read never count.
+	// Applies to open sockets at once on reload.
+	MaxPartialBytes ByteSize `yaml:"max_partial_bytes"`
 	// MaxControlFrames caps the pings and pongs a socket may send per
 	// second (0: no cap); a flood closes the socket with 1008.
 	MaxControlFrames int `yaml:"max_control_frames"`
@@ -443,6 +449,7 @@ func DefaultConfig() Config {
 			MaxMessageSize:    1 << 20,
 			MaxFragments:      4096,
 			MaxControlFrames:  50,
+			MaxPartialBytes:   256 << 20,
 			UpgradeBurstPerIP: 20,
 			MaxHeaderBytes:    8 << 10,
 			HandshakeTimeout:  10 * time.Second,

@@ -33,6 +33,7 @@ type metrics struct {
 	events    *prometheus.Desc
 	rejected  *prometheus.Desc
 	sessions  *prometheus.Desc
+	partial   *prometheus.Desc
 	users     *prometheus.Desc
 	verifier  *prometheus.Desc
 	cluster   *prometheus.Desc
@@ -70,6 +71,7 @@ func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 		events:    prometheus.NewDesc("edgews_socket_events_total", "Socket events by route and kind: slow_consumer, ping_timeout, read_timeout, write_timeout, protocol_error.", []string{"route", "event"}, nil),
 		rejected:  prometheus.NewDesc("edgews_upgrades_rejected_total", "Refused upgrades by reason.", []string{"reason"}, nil),
 		sessions:  prometheus.NewDesc("edgews_sessions", "Sessions with at least one open socket.", nil, nil),
+		partial:   prometheus.NewDesc("edgews_partial_message_bytes", "Bytes held for messages not fully received yet, all sockets (limits.max_partial_bytes caps it).", nil, nil),
 		users:     prometheus.NewDesc("edgews_users", "Users with at least one open socket.", nil, nil),
 		verifier:  prometheus.NewDesc("edgews_http_verifier_total", "http verifier activity: backend calls, cache hits, coalesced waits, rejections, unavailable answers.", []string{"kind"}, nil),
 		cluster:   prometheus.NewDesc("edgews_cluster_events_total", "Cluster layer counters by kind (messages_queued, messages_sent, drops_overflow, drops_node_gone, auth_failures, exists_queries, ...).", []string{"kind"}, nil),
@@ -105,7 +107,7 @@ func (m *metrics) observeVerify(d time.Duration, err error) {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.droppedIn, m.events, m.rejected, m.sessions, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH, m.trCalls, m.trBatch, m.trFails, m.trInst, m.trSwaps} {
+	for _, d := range []*prometheus.Desc{m.sockets, m.opened, m.closed, m.messages, m.bytes, m.dropped, m.droppedIn, m.events, m.rejected, m.sessions, m.partial, m.users, m.verifier, m.cluster, m.queue, m.members, m.existsH, m.batchH, m.trCalls, m.trBatch, m.trFails, m.trInst, m.trSwaps} {
 		ch <- d
 	}
 }
@@ -136,6 +138,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			"too_big":        st.TooBig.Load(),
 			"invalid_utf8":   st.InvalidUTF8.Load(),
 			"control_flood":  st.ControlFloods.Load(),
+			"partial_budget": st.PartialBudget.Load(),
 		} {
 			ch <- prometheus.MustNewConstMetric(m.events, counter, float64(v), r, ev)
 		}
@@ -145,6 +148,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	sessions, users := m.s.reg.counts()
 	ch <- prometheus.MustNewConstMetric(m.sessions, gauge, float64(sessions))
+	ch <- prometheus.MustNewConstMetric(m.partial, gauge, float64(m.s.partial.Used()))
 	ch <- prometheus.MustNewConstMetric(m.users, gauge, float64(users))
 	if n := m.s.cluster; n != nil {
 		m.collectCluster(ch, n)

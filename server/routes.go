@@ -46,7 +46,7 @@ func (t *routeTable) byPath(path string) *route {
 }
 
 // buildRoutes compiles a validated config's routes.
-func buildRoutes(cfg *Config, book *statsBook) *routeTable {
+func buildRoutes(cfg *Config, book *statsBook, partial *wsproto.Budget) *routeTable {
 	t := &routeTable{}
 	for _, rc := range cfg.Routes {
 		f := pathfilter.MustParse(rc.Path)
@@ -74,6 +74,7 @@ func buildRoutes(cfg *Config, book *statsBook) *routeTable {
 				Parser: wsproto.ParserConfig{
 					MaxMessage:   int64(maxMsg),
 					MaxFragments: cfg.Limits.MaxFragments,
+					Budget:       partial,
 				},
 				MaxQueueMessages: cfg.Limits.QueueMessages,
 				MaxQueueBytes:    int(cfg.Limits.QueueBytes),

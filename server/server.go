@@ -22,6 +22,7 @@ import (
 
 	"github.com/edgews/edgews/gossip"
 	"github.com/edgews/edgews/server/internal/netpoll"
+	"github.com/edgews/edgews/server/internal/wsproto"
 	"github.com/edgews/edgews/server/session"
 )
 
@@ -43,6 +44,7 @@ type Server struct {
 	slots     atomic.Int64 // sockets counted against limits.max_sockets
 	book      *statsBook
 	metrics   *metrics
+	partial   wsproto.Budget // limits.max_partial_bytes, shared by every socket's parser
 	webhook   *webhook
 	rejectLog *logLimiter
 
@@ -226,10 +228,11 @@ func (s *Server) applyConfig(cfg *Config) error {
 		}
 		s.certs = cs
 	}
-	routes := buildRoutes(cfg, s.book)
+	routes := buildRoutes(cfg, s.book, &s.partial)
 	if err := s.attachTranscoders(cfg, routes); err != nil {
 		return err
 	}
+	s.partial.SetLimit(int64(cfg.Limits.MaxPartialBytes))
 	s.verifierB.Store(&verifierBox{v})
 	s.token.Store(&tok)
 	s.cascade.load(cfg.Cascade)

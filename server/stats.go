@@ -21,6 +21,7 @@ var closeCauses = []string{
 	"close_timeout",       // no close frame back within limits.close_timeout
 	"slow_consumer",       // the outbound queue overflowed
 	"control_flood",       // too many pings/pongs per second
+	"partial_budget",      // the node's budget for partly received messages was spent (1013)
 	"session_expired",     // the session's expiry passed
 	"session_invalidated", // DELETE /api/v1/sessions/{id}
 	"session_revoked",     // periodic re-verification said the session is gone

@@ -178,6 +178,7 @@ func (c *Config) validate(customVerifier bool) error {
 		{"limits.max_sockets", int64(l.MaxSockets)},
 		{"limits.max_sockets_per_user", int64(l.MaxSocketsPerUser)},
 		{"limits.max_fragments", int64(l.MaxFragments)},
+		{"limits.max_partial_bytes", int64(l.MaxPartialBytes)},
 		{"limits.max_control_frames", int64(l.MaxControlFrames)},
 		{"limits.max_sockets_per_ip", int64(l.MaxSocketsPerIP)},
 		{"limits.upgrade_rate_per_ip", int64(l.UpgradeRatePerIP * 1000)},

@@ -65,6 +65,7 @@ type Stats struct {
 	TooBig          atomic.Uint64 // of which 1009: message (or decompressed message, or fragments) over the limit
 	InvalidUTF8     atomic.Uint64 // of which 1007: text that is not UTF-8
 	ControlFloods   atomic.Uint64 // closes for exceeding MaxControlRate
+	PartialBudget   atomic.Uint64 // closes (1013) because the node-wide budget for partly received messages was spent
 	CompressedIn    atomic.Uint64
 	CompressedOut   atomic.Uint64
 	Inflated        atomic.Uint64 // bytes after inflating compressed input

@@ -147,6 +147,14 @@ func (c *Conn) consume(data []byte) {
 		case err == errControlFlood:
 			c.drain = true
 			c.closeWith(errControlFlood.Code, errControlFlood.Reason, "control_flood")
+		case err == wsproto.ErrPartialBudget:
+			// The node holds too many partly received messages: this one
+			// is refused (the parser kept none of it), not the peer's fault.
+			if st := c.cfg.Stats; st != nil {
+				st.PartialBudget.Add(1)
+			}
+			c.drain = true
+			c.closeWith(wsproto.ErrPartialBudget.Code, wsproto.ErrPartialBudget.Reason, "partial_budget")
 		case errors.As(err, &ce):
 			if st := c.cfg.Stats; st != nil {
 				st.ProtocolErrors.Add(1)
@@ -162,6 +170,7 @@ func (c *Conn) consume(data []byte) {
 		default: // errStop
 			c.drain = true
 		}
+		c.parser.Reset() // input is drained from now on: give back what it held
 		c.partialSince.Store(0)
 		return
 	}

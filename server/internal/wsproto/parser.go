@@ -17,6 +17,10 @@ type ParserConfig struct {
 	// Compression allows RSV1 on the first frame of a data message
 	// (permessage-deflate was negotiated).
 	Compression bool
+	// Budget, when set, is charged for the message buffer of a message
+	// that spans frames or reads (see Budget); a charge past its limit
+	// fails Feed with ErrPartialBudget.
+	Budget *Budget
 }
 
 // Sink receives what a Parser decodes. A non-nil error stops Feed and is
@@ -53,6 +57,7 @@ type Parser struct {
 	frags      int
 	msgLen     int64
 	msg        []byte // payload collected for a message that spans frames or reads
+	charged    int64  // bytes of msg's capacity charged to Config.Budget
 	utf8       UTF8
 	ctrl       []byte // control payload collected across reads
 }
@@ -64,8 +69,10 @@ func (p *Parser) InProgress() bool { return p.hdrN > 0 || p.inFrame || p.msgOp !
 // unfinished message (memory accounting).
 func (p *Parser) Buffered() int { return cap(p.msg) + cap(p.ctrl) }
 
-// Reset drops all state, keeping the Config.
+// Reset drops all state, keeping the Config, and gives back what the
+// message buffer was charged to the Budget.
 func (p *Parser) Reset() {
+	p.release()
 	cfg := p.Config
 	*p = Parser{Config: cfg}
 }
@@ -262,10 +269,26 @@ func (p *Parser) payload(chunk []byte, sink Sink) error {
 		return p.frameDone(chunk, sink) // zero-copy: the message is this chunk
 	}
 	p.msg = append(p.msg, chunk...)
+	if b := p.Config.Budget; b != nil && int64(cap(p.msg)) > p.charged {
+		if grow := int64(cap(p.msg)) - p.charged; !b.take(grow) {
+			p.release()
+			return ErrPartialBudget
+		}
+		p.charged = int64(cap(p.msg))
+	}
 	if last {
 		return p.frameDone(p.msg, sink)
 	}
 	return nil
+}
+
+// release drops the message buffer and gives back its charge.
+func (p *Parser) release() {
+	if p.charged > 0 {
+		p.Config.Budget.give(p.charged)
+		p.charged = 0
+	}
+	p.msg = nil
 }
 
 // frameDone finishes the current frame whose complete payload (for control
@@ -287,6 +310,6 @@ func (p *Parser) frameDone(payload []byte, sink Sink) error {
 		payload = p.msg
 	}
 	p.msgOp, p.compressed, p.frags, p.msgLen = 0, false, 0, 0
-	p.msg = nil
+	p.release() // complete: no longer partly received (payload stays valid)
 	return sink.Message(op, payload, compressed)
 }

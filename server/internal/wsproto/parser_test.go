@@ -202,7 +202,10 @@ func FuzzParser(f *testing.F) {
 		rw := &recorder{}
 		errW := whole.Feed(append([]byte(nil), data...), rw)
 		step := int(chop%16) + 1
-		parts := Parser{Config: cfg}
+		budget := &Budget{} // no limit: it only counts, so both parsers behave alike
+		pcfg := cfg
+		pcfg.Budget = budget
+		parts := Parser{Config: pcfg}
 		rp := &recorder{}
 		var errP error
 		buf := append([]byte(nil), data...)
@@ -225,6 +228,15 @@ func FuzzParser(f *testing.F) {
 			if e.op == OpText && !e.compressed && !utf8Valid([]byte(e.payload)) {
 				t.Fatalf("invalid UTF-8 text delivered: %q", e.payload)
 			}
+		}
+		// The budget holds exactly the chopped parser's message buffer, and
+		// nothing once it is Reset.
+		if budget.Used() != parts.charged || (parts.msg == nil) != (parts.charged == 0) || parts.charged > int64(cap(parts.msg)) {
+			t.Fatalf("budget %d, charged %d, buffer cap %d", budget.Used(), parts.charged, cap(parts.msg))
+		}
+		parts.Reset()
+		if budget.Used() != 0 {
+			t.Fatalf("budget %d after Reset", budget.Used())
 		}
 	})
 }
