@@ -309,3 +309,44 @@ func TestTranscoderCloseDropsRestCounted(t *testing.T) {
 		t.Fatalf("edgews_inbound_dropped_total = %v, want 1", m)
 	}
 }
+
+// TestTranscoderRoundEndsBeforeProtocolClose: messages that arrived before
+// a protocol error (or the peer's close frame) in the same read are still
+// run through the transcoder and echoed ahead of the close frame. Batching
+// once held them until the round's end, found the socket closing and
+// dropped them (Autobahn 3.2, 4.1.3-4.1.5, 4.2.3, 4.2.4 and 5.15 went
+// NON-STRICT on the identity route).
+func TestTranscoderRoundEndsBeforeProtocolClose(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *Config) {
+		withTranscoders(c, map[string]TranscoderConfig{"id": {Builtin: "identity"}}, RouteConfig{Path: "/id", Echo: true, Transcoder: "id"})
+	})
+	sess := ts.login("r", "1")
+	for _, tc := range []struct {
+		name string
+		tail []byte
+		code int
+	}{
+		{"protocol error", clientFrame(true, wsproto.OpText, 0x20, []byte("rsv2")), 1002},
+		{"peer close", clientFrame(true, wsproto.OpClose, 0, wsproto.ClosePayload(1000, "bye")), 1000},
+	} {
+		c, _, _, err := rawUpgrade(ts.Addr().String(), "", "/id?session="+sess)
+		if err != nil || c == nil {
+			t.Fatalf("%s: upgrade: %v", tc.name, err)
+		}
+		// Both messages, then the tail, in one write: one read round.
+		msg := append(clientFrame(true, wsproto.OpText, 0, []byte("first")), clientFrame(true, wsproto.OpText, 0, []byte("second"))...)
+		c.Write(append(msg, tc.tail...))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for _, want := range []string{"first", "second"} {
+			f, err := c.readFrame()
+			if err != nil || f.op != wsproto.OpText || string(f.payload) != want {
+				t.Fatalf("%s: got %d %q, %v; want the echo %q before the close", tc.name, f.op, f.payload, err, want)
+			}
+		}
+		if code, _, skipped, err := c.readClose(10 * time.Second); err != nil || code != tc.code || skipped != 0 {
+			t.Fatalf("%s: close %d (after %d frames), %v; want %d", tc.name, code, skipped, err, tc.code)
+		}
+		c.Close()
+	}
+}

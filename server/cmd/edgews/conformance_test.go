@@ -63,6 +63,14 @@ func TestConformanceGate(t *testing.T) {
 			t.Errorf("%s: FAILED cases %v (reports in reports/conformance/%s)", setup.name, failed, setup.name)
 		}
 		for _, r := range sum.Results {
+			// NON-STRICT passes Autobahn, but none is left that edgews could
+			// fix (conformance/README.md): one appearing is a regression.
+			// (The identity set-up once lost echoes that a batching round
+			// still held when a protocol error closed the socket: 3.2,
+			// 4.1.3-4.1.5, 4.2.3, 4.2.4, 5.15.)
+			if r.Behavior == autobahn.NonStrict {
+				t.Errorf("%s: case %s NON-STRICT: %s", setup.name, r.ID, r.Result)
+			}
 			if r.BehaviorClose != autobahn.OK && r.BehaviorClose != autobahn.Informational {
 				t.Errorf("%s: case %s close behaviour %s: %s", setup.name, r.ID, r.BehaviorClose, r.ResultClose)
 			}

@@ -80,7 +80,9 @@ type Handler interface {
 	// OnReadEnd is called at the end of each read round (after the
 	// OnMessage calls of the bytes that arrived together), before what the
 	// round queued is written; handlers that batch work per round flush it
-	// here.
+	// here. It is also called mid-round, before the close frame of a
+	// protocol error or of the peer's close is queued, so a round may see
+	// it more than once: it must do nothing when nothing is pending.
 	OnReadEnd(c *Conn)
 	// OnClose is called once when the connection is gone. code is the close
 	// code of the handshake (the peer's if it started it, ours otherwise) or

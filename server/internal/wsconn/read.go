@@ -142,6 +142,9 @@ func (c *Conn) consume(data []byte) {
 	}
 	err := c.parser.Feed(data, (*sink)(c))
 	if err != nil {
+		if err != errStop {
+			c.settleRound()
+		}
 		var ce *wsproto.CloseError
 		switch {
 		case err == errControlFlood:
@@ -275,6 +278,7 @@ func (s *sink) Control(op byte, payload []byte) error {
 			if reply == wsproto.CloseNoStatus {
 				reply = wsproto.CloseNormal
 			}
+			c.settleRound()
 			c.closeWith(reply, "", "peer")
 		}
 		return errStop

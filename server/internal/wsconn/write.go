@@ -119,6 +119,18 @@ func (c *Conn) beginRead() {
 	c.mu.Unlock()
 }
 
+// settleRound lets the handler finish the messages that arrived before
+// whatever is about to close the connection (a protocol error, the peer's
+// close frame), so that their replies are queued ahead of our close frame:
+// a handler that batches per round would otherwise find the connection
+// closing at the round's end and drop them. Read path only; the round's
+// own OnReadEnd then finds nothing left.
+func (c *Conn) settleRound() {
+	if !c.finished {
+		c.h.OnReadEnd(c)
+	}
+}
+
 // endRead lets the handler finish the round, then flushes what the round
 // queued, with one write.
 func (c *Conn) endRead() {
