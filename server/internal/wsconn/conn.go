@@ -101,7 +101,6 @@ type outFrame struct {
 // Conn is one WebSocket connection after a successful upgrade.
 type Conn struct {
 	nc  net.Conn
-	rrc syscall.RawConn              // the read path's raw conn when epoll drives it; nil when a goroutine reads
 	reg atomic.Pointer[netpoll.Desc] // set by Serve; read by abort from any goroutine
 	cfg *Config
 	h   Handler
@@ -128,7 +127,7 @@ type Conn struct {
 	queueBytes   int
 	writing      bool
 	inRead       bool            // the read path runs: its replies go out together at its end
-	rc           syscall.RawConn // plain TCP read by epoll: written inline (set by Serve, under mu)
+	rc           syscall.RawConn // plain TCP read by epoll: read and written through it (set by Serve under mu before the fd is armed, so the read path reads it without mu)
 	closeQueued  bool            // our close frame is queued or written: no more data
 	closeRecv    bool            // the peer's close frame arrived
 	closeWritten bool
@@ -171,7 +170,6 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 	if p != nil {
 		if fd, ok := rawFD(c.nc); ok {
 			rc, _ := c.nc.(*net.TCPConn).SyscallConn()
-			c.rrc = rc
 			c.mu.Lock()
 			c.rc = rc
 			c.mu.Unlock()
@@ -186,7 +184,6 @@ func (c *Conn) Serve(p *netpoll.Poller, leftover []byte) {
 				}
 			}
 			c.reg.Store(nil)
-			c.rrc = nil
 			c.mu.Lock()
 			c.rc = nil
 			c.mu.Unlock()
@@ -241,7 +238,7 @@ func (c *Conn) finish() {
 		// number cannot be closed and reused. If the conn was closed
 		// already, the kernel dropped the registration with it, and
 		// EPOLL_CTL_DEL on the number could hit another connection's.
-		if c.rrc == nil || c.rrc.Control(func(uintptr) { reg.Remove() }) != nil {
+		if c.rc == nil || c.rc.Control(func(uintptr) { reg.Remove() }) != nil {
 			reg.Forget()
 		}
 	}

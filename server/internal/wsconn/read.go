@@ -82,7 +82,7 @@ var readScratchPool = sync.Pool{New: func() any {
 // new socket, and RawConn.Read refuses instead of reading it.
 func (c *Conn) readRaw(rs *readScratch, buf []byte) (int, error) {
 	rs.buf = buf
-	err := c.rrc.Read(rs.fn)
+	err := c.rc.Read(rs.fn)
 	n, rerr := rs.n, rs.err
 	rs.buf, rs.n, rs.err = nil, 0, nil
 	if err != nil {
