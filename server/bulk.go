@@ -43,17 +43,21 @@ func (s *Server) apiSendBulk(ctx *fasthttp.RequestCtx) error {
 			if len(b) == 0 {
 				continue
 			}
-			var r SendRequest
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return badRequest("NDJSON line %d: %v", line, err)
+			r, ok := decodeSendLineFast(b)
+			if !ok {
+				dec := json.NewDecoder(bytes.NewReader(b))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&r); err != nil {
+					return badRequest("NDJSON line %d: %v", line, err)
+				}
 			}
 			reqs = append(reqs, r)
 			if len(reqs) > maxBulk {
 				return badRequest("more than %d send requests in one bulk call", maxBulk)
 			}
 		}
+	} else if fast, ok := decodeBulkFast(body); ok {
+		reqs = fast
 	} else if err := decodeBody(ctx, &reqs); err != nil {
 		return err
 	}
