@@ -223,11 +223,13 @@ func (c *Conn) writeLoop() {
 		q := c.queue
 		c.queue, c.queueBytes = nil, 0
 		if len(q) == 0 || c.dead.Load() {
-			inline := c.rc != nil && c.deflater == nil && !c.dead.Load()
-			if inline && c.cfg.WriteTimeout > 0 {
-				// Writes go inline again, through RawConn.Write, which
-				// refuses to run once a deadline has passed: drop the one
-				// writeFrames set, or every later write fails.
+			if c.cfg.WriteTimeout > 0 && !c.dead.Load() {
+				// Drop the deadline writeFrames set: writes that go inline
+				// (through RawConn.Write, which refuses to run once a
+				// deadline has passed) would fail after it. Always, not only
+				// when the conn writes inline already: a frame written
+				// before Serve comes here before the conn is handed to
+				// epoll, and writes inline once it is.
 				_ = c.nc.SetWriteDeadline(time.Time{})
 			}
 			c.writing = false
