@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgews/edgews/server/internal/netpoll"
 	"github.com/edgews/edgews/server/internal/wsproto"
 )
 
@@ -23,16 +22,7 @@ import (
 // writer finished first the deadline stayed, and the socket was dropped
 // at its first ping or push after write_timeout.
 func TestWriteBeforeServeLeavesNoDeadline(t *testing.T) {
-	p, err := netpoll.New(netpoll.Config{Workers: 1})
-	if err != nil {
-		t.Skipf("no poller on this platform: %v", err)
-	}
-	defer p.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	p, ln := pollerAndListener(t)
 	cc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -23,16 +23,7 @@ import (
 // fd number, which other tests opening sockets at the same moment would
 // take.
 func TestClosedElsewhereLeavesReusedFDAlone(t *testing.T) {
-	p, err := netpoll.New(netpoll.Config{Workers: 1})
-	if err != nil {
-		t.Skipf("no poller on this platform: %v", err)
-	}
-	defer p.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	p, ln := pollerAndListener(t)
 	accept := func() net.Conn {
 		t.Helper()
 		sc, err := ln.Accept()
@@ -100,4 +91,22 @@ func TestClosedElsewhereLeavesReusedFDAlone(t *testing.T) {
 		cB.Close()
 		return
 	}
+}
+
+// pollerAndListener returns a poller of its own (one worker) and a
+// loopback listener, both closed when the test ends. On Linux a poller
+// must start: failing to is a failure, not a reason to skip.
+func pollerAndListener(t *testing.T) (*netpoll.Poller, net.Listener) {
+	t.Helper()
+	p, err := netpoll.New(netpoll.Config{Workers: 1})
+	if err != nil {
+		t.Fatalf("poller: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return p, ln
 }
