@@ -81,7 +81,7 @@ func newMetrics(s *Server, reg *prometheus.Registry) *metrics {
 		batchH:    prometheus.NewDesc("edgews_cluster_batch_seconds", "Round trip of remote-queue batches.", nil, nil),
 		trCalls:   prometheus.NewDesc("edgews_transcoder_calls_total", "Calls into a transcoder module (a batch of a read round's messages is one call).", []string{"transcoder"}, nil),
 		trBatch:   prometheus.NewDesc("edgews_transcoder_batch_messages_total", "Messages passed to a transcoder in batch calls.", []string{"transcoder"}, nil),
-		trFails:   prometheus.NewDesc("edgews_transcoder_failures_total", "Failed transcoder calls by kind (timeout, trap, memory_limit, emit_limit, bad_pointer, guest_error, ...); each closed its socket with 1011.", []string{"transcoder", "kind"}, nil),
+		trFails:   prometheus.NewDesc("edgews_transcoder_failures_total", "Failed transcoder calls by kind (timeout, trap, memory_limit, emit_limit, bad_pointer, guest_status, ...); each closed its socket with 1011.", []string{"transcoder", "kind"}, nil),
 		trInst:    prometheus.NewDesc("edgews_transcoder_instances", "Live instances of a transcoder module.", []string{"transcoder"}, nil),
 		trSwaps:   prometheus.NewDesc("edgews_transcoder_swaps_total", "Hot swaps of a transcoder module.", []string{"transcoder"}, nil),
 	}
