@@ -210,21 +210,8 @@ func enclosingLoop(ctl []int) int {
 
 // blockType skips a block type, checking a type index.
 func (w *rewriter) blockType(r *reader) {
-	if r.err != nil {
-		return
-	}
-	if r.off >= len(r.b) {
-		r.fail(ErrMalformed, "unexpected end")
-		return
-	}
-	switch r.b[r.off] {
-	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
-		r.off++
-	default:
-		v := r.s33()
-		if r.err == nil && (v < 0 || v >= int64(w.types)) {
-			r.fail(ErrMalformed, "block type %d", v)
-		}
+	if v, ok := r.blockType(); ok && (v < 0 || v >= int64(w.types)) {
+		r.fail(ErrMalformed, "block type %d", v)
 	}
 }
 

@@ -120,20 +120,23 @@ func (r *reader) limits() {
 	}
 }
 
-func (r *reader) blockType() {
+// blockType skips a block type. For a type index it returns the index
+// and true; for an empty or single-value block type, or on error, false.
+func (r *reader) blockType() (int64, bool) {
 	if r.err != nil {
-		return
+		return 0, false
 	}
 	if r.off >= len(r.b) {
 		r.fail(ErrMalformed, "unexpected end")
-		return
+		return 0, false
 	}
 	switch r.b[r.off] {
 	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
 		r.off++
-	default:
-		r.s33() // type index
+		return 0, false
 	}
+	v := r.s33() // type index
+	return v, r.err == nil
 }
 
 func (r *reader) memarg() {
