@@ -19,4 +19,8 @@
 //
 // Timers run on a virtual clock per socket: Advance fires the timers that
 // come due, in order, so heartbeats test in microseconds.
+//
+// Compare measures two modules side by side (per-message cost, and the
+// ratio of one to the other in rounds that take turns, which stays steady
+// on a noisy machine); "edgews transcoder compare" prints it.
 package harness

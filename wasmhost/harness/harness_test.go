@@ -126,3 +126,40 @@ func ExampleSocket_InboundBatch() {
 	// delivered: text "{\"namespace\":\"/\",\"event\":\"bye\",\"args\":[]}"
 	// batch calls: 1 messages: 3
 }
+
+// TestCompare measures the identity transcoder against the Socket.IO one,
+// whose outbound path parses and re-encodes a JSON event (many times the
+// work of passing it through), both ways round: the ratio must point the
+// right way and agree with the medians.
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o := harness.CompareOptions{
+		CacheDir: buildwasm.TestCacheDir(),
+		Socket:   wasmhost.SocketInfo{ID: "c1", Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket"},
+		Message:  []byte(`{"namespace":"/","event":"news","args":[{"n":1,"s":"abcdefghijklmnopqrstuvwxyz"},[1,2,3]]}`),
+		Batch:    4, Rounds: 6, Calls: 5,
+	}
+	id, sio := builtin.Identity(), builtin.SocketIO()
+	for _, tc := range []struct {
+		name   string
+		a, b   []byte
+		slower bool // B is the slower one outbound
+	}{{"identity-vs-socketio", id, sio, true}, {"socketio-vs-identity", sio, id, false}} {
+		res, err := harness.Compare(ctx, tc.a, tc.b, o)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.Rounds != o.Rounds || len(res.Directions) != 2 || res.Directions[1].Direction != "outbound" {
+			t.Fatalf("%s: %+v", tc.name, res)
+		}
+		out := res.Directions[1]
+		t.Logf("%s outbound: A %.0f ns/msg, B %.0f ns/msg, B/A %.2f (%.2f-%.2f)", tc.name, out.AMedian, out.BMedian, out.RatioMed, out.RatioP25, out.RatioP75)
+		if out.RatioP25 > out.RatioMed || out.RatioMed > out.RatioP75 {
+			t.Errorf("%s: quartiles out of order: %+v", tc.name, out)
+		}
+		if tc.slower && (out.RatioMed < 2 || out.BMedian < 2*out.AMedian) || !tc.slower && (out.RatioMed > 0.5 || out.AMedian < 2*out.BMedian) {
+			t.Errorf("%s: B/A = %.2f (A %.0f, B %.0f ns/msg), want B %s", tc.name, out.RatioMed, out.AMedian, out.BMedian, map[bool]string{true: "slower", false: "faster"}[tc.slower])
+		}
+	}
+}

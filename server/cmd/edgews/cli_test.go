@@ -75,7 +75,7 @@ func TestCLISubcommands(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "edgews ") {
 		t.Fatalf("version: %d %s", code, out)
 	}
-	for _, sub := range [][]string{{"--help"}, {"send", "--help"}, {"exists", "--help"}, {"members", "--help"}, {"stats", "--help"}, {"config", "check", "--help"}, {"transcoder", "validate", "--help"}, {"serve", "--help"}} {
+	for _, sub := range [][]string{{"--help"}, {"send", "--help"}, {"exists", "--help"}, {"members", "--help"}, {"stats", "--help"}, {"config", "check", "--help"}, {"transcoder", "validate", "--help"}, {"transcoder", "compare", "--help"}, {"serve", "--help"}} {
 		if out, code := run(t, sub...); code != 0 || !strings.Contains(out, "Usage:") {
 			t.Fatalf("%v: %d %s", sub, code, out)
 		}
@@ -100,5 +100,24 @@ func TestTranscoderValidate(t *testing.T) {
 	out, code = run(t, "transcoder", "validate", bad)
 	if code != 1 || !strings.Contains(out, "not a valid WebAssembly module") {
 		t.Fatalf("garbage: %d\n%s", code, out)
+	}
+}
+
+// TestTranscoderCompare runs a short comparison of the two embedded
+// modules (the figures' direction is TestCompare's, in the harness) and
+// one with a module that is refused.
+func TestTranscoderCompare(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs("../../..")
+	id, sio := filepath.Join(root, "transcoders/builtin/identity.wasm"), filepath.Join(root, "transcoders/builtin/socketio.wasm")
+	out, code := run(t, "transcoder", "compare", "--rounds", "4", "--calls", "3", id, sio)
+	if code != 0 || !strings.Contains(out, "4 rounds of 3 calls") || !strings.Contains(out, "\ninbound ") || !strings.Contains(out, "\noutbound ") {
+		t.Fatalf("compare: %d\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.wasm")
+	os.WriteFile(bad, []byte("\x00asm\x01\x00\x00\x00"), 0o600)
+	out, code = run(t, "transcoder", "compare", "--rounds", "2", id, bad)
+	if code != 1 || !strings.Contains(out, "module B") {
+		t.Fatalf("refused module: %d\n%s", code, out)
 	}
 }

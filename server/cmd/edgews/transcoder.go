@@ -42,8 +42,64 @@ with a trap, timeout, memory or emit limit, or bad pointer; 1 otherwise.`,
 	validate.Flags().StringVar(&guestConfig, "config", "", "the opaque config string to start the module with")
 	validate.Flags().StringVar(&query, "query", "EIO=4&transport=websocket", "the URL query of the simulated socket")
 	validate.Flags().DurationVar(&timeout, "timeout", 250*time.Millisecond, "the wall-clock budget of each call")
-	tr.AddCommand(validate)
+	tr.AddCommand(validate, newCompareCmd())
 	return tr
+}
+
+func newCompareCmd() *cobra.Command {
+	var o harness.CompareOptions
+	var guestConfig, query, message string
+	var binary bool
+	cmd := &cobra.Command{
+		Use:   "compare A.wasm B.wasm",
+		Short: "Measure two transcoder modules side by side: per-message cost and the ratio B/A",
+		Long: `compare loads A.wasm and B.wasm (for instance the same transcoder before and
+after a change) and passes the same batches of messages in and out of each, in
+short rounds that take turns, on a socket opened with --query. It prints each
+module's median cost per message and the median (and quartiles) of the
+per-round ratio B/A: on a shared, noisy machine that ratio is steady where two
+separate benchmark runs are not. The host side keeps attributes and discards
+output, so the figures are the modules' cost plus wasmhost's own.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(args[1])
+			if err != nil {
+				return err
+			}
+			o.Config.GuestConfig = guestConfig
+			o.CacheDir = server.DefaultConfig().WASM.CacheDir
+			o.Socket = wasmhost.SocketInfo{ID: "compare.1", User: "compare", Context: "0", Path: "/compare", RawQuery: query, RemoteAddr: "127.0.0.1:1"}
+			if message != "" {
+				o.Message = []byte(message)
+			}
+			o.Binary = binary
+			res, err := harness.Compare(cmd.Context(), a, b, o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "A = %s, B = %s; %d messages per call, %d rounds of %d calls each\n", args[0], args[1], max(o.Batch, 1), res.Rounds, o.Calls)
+			fmt.Fprintf(out, "%-9s %12s %12s   %s\n", "direction", "A ns/msg", "B ns/msg", "B/A: median of rounds (p25-p75)")
+			for _, d := range res.Directions {
+				fmt.Fprintf(out, "%-9s %12.1f %12.1f   %.3f (%.3f-%.3f)\n", d.Direction, d.AMedian, d.BMedian, d.RatioMed, d.RatioP25, d.RatioP75)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&guestConfig, "config", "", "the opaque config string to start both modules with")
+	f.StringVar(&query, "query", "EIO=4&transport=websocket", "the URL query of the simulated socket")
+	f.StringVar(&message, "message", "", "the message passed (default: 100 bytes of text)")
+	f.BoolVar(&binary, "binary", false, "pass the message as binary")
+	f.IntVar(&o.Batch, "batch", 16, "messages per call (1: the single-message exports)")
+	f.IntVar(&o.Rounds, "rounds", 200, "rounds (each module takes one turn per round)")
+	f.IntVar(&o.Calls, "calls", 50, "calls per module and round")
+	f.DurationVar(&o.MaxDuration, "max-duration", time.Minute, "stop starting rounds after this long (per direction)")
+	return cmd
 }
 
 func validateTranscoder(out io.Writer, file, guestConfig, query string, timeout time.Duration) error {
