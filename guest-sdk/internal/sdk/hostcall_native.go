@@ -35,3 +35,13 @@ func hostSetAttr(key string, value []byte) uint32     { return current().SetAttr
 func hostDeleteAttr(key string) uint32                { return current().DeleteAttr(key) }
 func hostArmTimer(id uint32, afterNs int64) uint32    { return current().ArmTimer(id, afterNs) }
 func hostLog(level uint32, msg string)                { current().Log(level, msg) }
+
+// WriteFrame queues a frame to the browser.
+func WriteFrame(binary bool, data []byte) error {
+	return StatusError(hostWriteFrame(flags(binary), data))
+}
+
+// Deliver hands a decoded message to the listeners.
+func Deliver(binary bool, data []byte) error {
+	return StatusError(hostDeliver(flags(binary), data))
+}

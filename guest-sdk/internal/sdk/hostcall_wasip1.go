@@ -31,14 +31,6 @@ func importLog(level uint32, ptr unsafe.Pointer, n uint32) uint32
 func bytesPtr(b []byte) unsafe.Pointer  { return unsafe.Pointer(unsafe.SliceData(b)) }
 func stringPtr(s string) unsafe.Pointer { return unsafe.Pointer(unsafe.StringData(s)) }
 
-func hostWriteFrame(flags uint32, data []byte) uint32 {
-	return importWriteFrame(flags, bytesPtr(data), uint32(len(data)))
-}
-
-func hostDeliver(flags uint32, data []byte) uint32 {
-	return importDeliver(flags, bytesPtr(data), uint32(len(data)))
-}
-
 func hostClose(code uint32, reason string) uint32 {
 	return importClose(code, stringPtr(reason), uint32(len(reason)))
 }
@@ -58,3 +50,20 @@ func hostDeleteAttr(key string) uint32 {
 func hostArmTimer(id uint32, afterNs int64) uint32 { return importArmTimer(id, afterNs) }
 
 func hostLog(level uint32, msg string) { importLog(level, stringPtr(msg), uint32(len(msg))) }
+
+// WriteFrame queues a frame to the browser.
+//
+// WriteFrame and Deliver are written to stay within the compiler's
+// inlining budget (see statusErrs): the status is looked up by its low
+// byte, and the flag is the bool's byte (FlagBinary is 1).
+func WriteFrame(binary bool, data []byte) error {
+	return statusErrs[uint8(importWriteFrame(b2u(binary), unsafe.Pointer(unsafe.SliceData(data)), uint32(len(data))))]
+}
+
+// Deliver hands a decoded message to the listeners.
+func Deliver(binary bool, data []byte) error {
+	return statusErrs[uint8(importDeliver(b2u(binary), unsafe.Pointer(unsafe.SliceData(data)), uint32(len(data))))]
+}
+
+// b2u returns 1 for true and 0 for false without a branch.
+func b2u(b bool) uint32 { return uint32(*(*uint8)(unsafe.Pointer(&b))) }

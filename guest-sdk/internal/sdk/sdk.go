@@ -54,6 +54,20 @@ func StatusError(s uint32) error {
 	return errors.New("guest: host status " + itoa(s))
 }
 
+// statusErrs holds StatusError's result for every status that fits a
+// byte. WriteFrame and Deliver look their result up here rather than call
+// StatusError, which keeps them (and the SDK's exported wrappers) small
+// enough for the compiler to inline into a handler: in a Go guest on Wasm
+// every call level per message costs tens of nanoseconds. Host functions
+// return 0 to 4 (ABI.md, "Status codes").
+var statusErrs [256]error
+
+func init() {
+	for i := range statusErrs {
+		statusErrs[i] = StatusError(uint32(i))
+	}
+}
+
 func itoa(v uint32) string {
 	var b [10]byte
 	i := len(b)
@@ -178,16 +192,6 @@ func dispatchTimer(id uint32) uint32 {
 		return abi.StatusOK
 	}
 	return result("timer", H.Timer(id))
-}
-
-// WriteFrame queues a frame to the browser.
-func WriteFrame(binary bool, data []byte) error {
-	return StatusError(hostWriteFrame(flags(binary), data))
-}
-
-// Deliver hands a decoded message to the listeners.
-func Deliver(binary bool, data []byte) error {
-	return StatusError(hostDeliver(flags(binary), data))
 }
 
 // Close asks the host to close the socket after this call.
