@@ -105,10 +105,34 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
+// Eight bytes at a time: in a Go guest on Wasm a loop iteration costs
+// several nanoseconds (every backward jump goes through the function's
+// dispatch loop and a budget check), so the string scanners skip runs of
+// plain bytes a word at a time.
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// plain8 reports whether none of the 8 bytes in x (in any order) needs a
+// closer look in a JSON string: each is printable ASCII other than '"' and
+// '\\'. Each test below is exact for "some byte is": a byte below 0x20, a
+// byte with the high bit set, a '"', a '\\'.
+func plain8(x uint64) bool {
+	ctl := (x - 0x20*ones) &^ x & high
+	quote := (x ^ '"'*ones - ones) &^ (x ^ '"'*ones) & high
+	bslash := (x ^ '\\'*ones - ones) &^ (x ^ '\\'*ones) & high
+	return ctl|x&high|quote|bslash == 0
+}
+
 // str scans a string token starting at the opening quote.
 func str(b []byte, i int) (int, error) {
 	i++
 	for i < len(b) {
+		if i+8 <= len(b) && plain8(load8(b[i:])) {
+			i += 8
+			continue
+		}
 		c := b[i]
 		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
 			i++ // the common case: plain ASCII
@@ -355,6 +379,11 @@ const hexDigits = "0123456789abcdef"
 func AppendQuote(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(load8s(s[i:])) {
+			dst = append(dst, s[i:i+8]...)
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

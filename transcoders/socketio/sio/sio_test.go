@@ -279,3 +279,27 @@ func unquoted(q []byte) string {
 	_ = json.Unmarshal(q, &s)
 	return s
 }
+
+// TestPlain8 checks the word-at-a-time test against the byte-wise rule for
+// every byte value at every position, next to plain and to special bytes.
+func TestPlain8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for _, fill := range []byte{'a', ' ', '~', 0x1f, 0x80, '"', '\\', 0xff, 0} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				want := true
+				for _, b := range w {
+					want = want && plain(b)
+				}
+				if got := plain8(load8(w[:])); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", w[:], got, want)
+				}
+			}
+		}
+	}
+}
