@@ -45,8 +45,8 @@ type CompareOptions struct {
 
 // Comparison is Compare's result, one entry per direction.
 type Comparison struct {
-	Rounds     int
-	Directions []DirectionComparison
+	Rounds, Batch, Calls int // what was run: rounds, messages per call, calls per round
+	Directions           []DirectionComparison
 }
 
 // DirectionComparison holds the per-message times of one direction, in
@@ -85,7 +85,7 @@ func Compare(ctx context.Context, a, b []byte, o CompareOptions) (*Comparison, e
 	for i := range msgs {
 		msgs[i] = wasmhost.Msg{Binary: o.Binary, Data: o.Message}
 	}
-	res := &Comparison{}
+	res := &Comparison{Batch: o.Batch, Calls: o.Calls}
 	for _, dir := range []string{"inbound", "outbound"} {
 		deadline := time.Now().Add(o.MaxDuration)
 		var times [2][]float64

@@ -82,7 +82,7 @@ output, so the figures are the modules' cost plus wasmhost's own.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "A = %s, B = %s; %d messages per call, %d rounds of %d calls each\n", args[0], args[1], max(o.Batch, 1), res.Rounds, o.Calls)
+			fmt.Fprintf(out, "A = %s, B = %s; %d messages per call, %d rounds of %d calls each\n", args[0], args[1], res.Batch, res.Rounds, res.Calls)
 			fmt.Fprintf(out, "%-9s %12s %12s   %s\n", "direction", "A ns/msg", "B ns/msg", "B/A: median of rounds (p25-p75)")
 			for _, d := range res.Directions {
 				fmt.Fprintf(out, "%-9s %12.1f %12.1f   %.3f (%.3f-%.3f)\n", d.Direction, d.AMedian, d.BMedian, d.RatioMed, d.RatioP25, d.RatioP75)
