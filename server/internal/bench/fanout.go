@@ -137,6 +137,14 @@ func (r *runner) fanoutOne(ctx context.Context, target, route string, rounds int
 		closeAll(conns)
 		return fmt.Errorf("bench: fanout: %d of %d connections failed, first: %w", errs.n, o.Count, errs.first)
 	}
+	// A client's upgrade completes before the server has registered the
+	// socket for its user (the reference registers it in the handler that
+	// runs after the 101 response): wait until the server holds them all,
+	// or the first round's sends can miss a socket.
+	if err := r.waitSockets(ctx, p, int64(o.Count), 10*time.Second); err != nil {
+		closeAll(conns)
+		return err
+	}
 	col := &fanoutCollector{}
 	var readers sync.WaitGroup
 	for _, w := range conns {

@@ -152,6 +152,22 @@ func (r *runner) serverSockets(ctx context.Context, p *process) (int64, error) {
 	return st.Sockets, err
 }
 
+// waitSockets waits, at most limit, until the target holds at least n
+// sockets.
+func (r *runner) waitSockets(ctx context.Context, p *process, n int64, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		got, err := r.serverSockets(ctx, p)
+		if err == nil && got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("bench: the target holds %d of %d sockets after %s (last error: %v)", got, n, limit, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // getJSON GETs url and decodes a 200 answer.
 func (r *runner) getJSON(ctx context.Context, url string, out any) error {
 	req, err := newRequest(ctx, "GET", url, nil, "")
