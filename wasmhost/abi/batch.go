@@ -93,14 +93,14 @@ func ReadBatch(b []byte, count uint32) (BatchReader, error) {
 	body := b[BatchHeaderSize:]
 	rest := body
 	for i := uint32(0); i < count; i++ {
-		if len(rest) < BatchMessageHeaderSize || rest[1]|rest[2]|rest[3] != 0 {
+		if len(rest) < BatchMessageHeaderSize {
 			return BatchReader{}, ErrMalformed
 		}
-		n := le32(rest[4:])
-		if uint64(n) > uint64(len(rest)-BatchMessageHeaderSize) {
+		h := messageHeader(rest)
+		if h&0xffffff00 != 0 || h>>32 > uint64(len(rest)-BatchMessageHeaderSize) {
 			return BatchReader{}, ErrMalformed
 		}
-		rest = rest[BatchMessageHeaderSize+int(n):]
+		rest = rest[BatchMessageHeaderSize+int(h>>32):]
 	}
 	if len(rest) != 0 {
 		return BatchReader{}, ErrMalformed
@@ -126,14 +126,10 @@ func (r *BatchReader) Next() (flags uint32, data []byte, ok bool) {
 	// ReadBatch checked every length and that the flags fit a byte, so
 	// this stays in range.
 	b := r.rest
-	n := int(b[4]) | int(b[5])<<8 | int(b[6])<<16 | int(b[7])<<24
-	r.rest = b[BatchMessageHeaderSize+n:]
-	return uint32(b[0]), b[BatchMessageHeaderSize : BatchMessageHeaderSize+n : BatchMessageHeaderSize+n], true
-}
-
-func le32(b []byte) uint32 {
-	_ = b[3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	h := messageHeader(b)
+	end := BatchMessageHeaderSize + int(h>>32)
+	r.rest = b[end:]
+	return uint32(h & 0xff), b[BatchMessageHeaderSize:end:end], true
 }
 
 func putU32(b []byte, v uint32) {
