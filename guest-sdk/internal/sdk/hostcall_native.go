@@ -2,6 +2,8 @@
 
 package sdk
 
+import "github.com/edgews/edgews/wasmhost/abi"
+
 // FakeHost stands in for the wasmhost in native builds. Package guesttest
 // installs one with SetFake around each dispatch.
 type FakeHost interface {
@@ -44,4 +46,11 @@ func WriteFrame(binary bool, data []byte) error {
 // Deliver hands a decoded message to the listeners.
 func Deliver(binary bool, data []byte) error {
 	return StatusError(hostDeliver(flags(binary), data))
+}
+
+func flags(binary bool) uint32 {
+	if binary {
+		return abi.FlagBinary
+	}
+	return 0
 }

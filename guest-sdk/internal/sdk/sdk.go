@@ -81,13 +81,6 @@ func itoa(v uint32) string {
 	}
 }
 
-func flags(binary bool) uint32 {
-	if binary {
-		return abi.FlagBinary
-	}
-	return 0
-}
-
 // result turns a handler's error into the export's status, logging it.
 func result(what string, err error) uint32 {
 	if err == nil {
